@@ -1,0 +1,145 @@
+//! The gateway's configuration: its shape and defaults ([`Config`]), how it is read
+//! from file, environment and `_FILE` secrets ([`load`]), and its checks ([`validate`]).
+
+mod env;
+mod load;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use cachegate_upstream::UpstreamConfig;
+use serde::{Deserialize, Serialize};
+
+pub use load::{Source, load};
+pub use validate::validate;
+
+/// The reference configuration, with every key, its default and what it does.
+pub const REFERENCE_TOML: &str = include_str!("reference.toml");
+
+/// A development configuration for the bundled local RGW (`serve --dev`); its keys are public.
+pub const DEV_TOML: &str = include_str!("dev.toml");
+
+/// Everything `cachegate serve` is configured with.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Address of the S3 listener.
+    pub listen: SocketAddr,
+    /// Address of the operations listener (`/healthz`, `/readyz`, `/metrics`).
+    pub admin_listen: SocketAddr,
+    /// Largest accepted difference between a request's signing time and this clock.
+    #[serde(with = "humantime_serde")]
+    pub max_clock_skew: Duration,
+    /// Domains for virtual-hosted-style addressing (`bucket.domain`); empty = path-style only.
+    pub virtual_host_domains: Vec<String>,
+    /// How long in-flight requests may finish after SIGTERM.
+    #[serde(with = "humantime_serde")]
+    pub shutdown_grace: Duration,
+    /// How often every upstream is probed for `/readyz`.
+    #[serde(with = "humantime_serde")]
+    pub readiness_interval: Duration,
+    /// TLS on the S3 listener.
+    pub tls: TlsConfig,
+    /// Log output.
+    pub log: LogConfig,
+    /// The upstream every tenant uses unless it names its own.
+    pub upstream: UpstreamConfig,
+    /// The tenants: key pairs, buckets and optionally their own upstream.
+    pub tenants: Vec<TenantConfig>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: ([127, 0, 0, 1], 9000).into(),
+            admin_listen: ([127, 0, 0, 1], 9001).into(),
+            max_clock_skew: Duration::from_secs(15 * 60),
+            virtual_host_domains: Vec::new(),
+            shutdown_grace: Duration::from_secs(30),
+            readiness_interval: Duration::from_secs(5),
+            tls: TlsConfig::default(),
+            log: LogConfig::default(),
+            upstream: UpstreamConfig::default(),
+            tenants: Vec::new(),
+        }
+    }
+}
+
+/// TLS on the S3 listener: on when both files are set; the files are re-read when they change.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TlsConfig {
+    /// PEM certificate chain.
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key.
+    pub key_file: Option<PathBuf>,
+}
+
+/// Log output settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` for people, `json` for log pipelines.
+    pub format: LogFormat,
+    /// A tracing filter such as `info` or `info,cachegate_s3=debug`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            level: "info".to_owned(),
+        }
+    }
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// One tenant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TenantConfig {
+    /// Name in logs and metric labels.
+    pub name: String,
+    /// Bucket rules: exact names, prefixes ending in `*`, or `*` for all.
+    pub buckets: Vec<String>,
+    /// Client key pairs; more than one allows rotation without downtime.
+    pub keys: Vec<KeyPair>,
+    /// This tenant's own upstream: keys given here replace those of the top-level `upstream`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream: Option<figment::value::Dict>,
+}
+
+impl TenantConfig {
+    /// The upstream this tenant uses: `global` with the tenant's own keys on top.
+    pub fn upstream(&self, global: &UpstreamConfig) -> Result<UpstreamConfig, figment::Error> {
+        let base = figment::Figment::from(figment::providers::Serialized::defaults(global));
+        match &self.upstream {
+            Some(own) => base
+                .merge(figment::providers::Serialized::defaults(own))
+                .extract(),
+            None => Ok(global.clone()),
+        }
+    }
+}
+
+/// A client access key and its secret.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeyPair {
+    /// Access key id the client signs with.
+    pub access_key: String,
+    /// Secret key the client signs with.
+    pub secret_key: String,
+}

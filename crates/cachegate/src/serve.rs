@@ -1,0 +1,252 @@
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use cachegate_s3::{BucketPattern, FrontOptions, FrontService, Tenant, TenantRegistry, Upstream};
+use cachegate_upstream::{Readiness, UpstreamConfig, build_client};
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+use tracing::{debug, info, warn};
+
+use crate::cli::ServeArgs;
+use crate::config::{self, Config, Source};
+use crate::{admin, telemetry, tls};
+
+/// Request latency buckets (seconds): from cache hits to multi-GiB transfers.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
+];
+
+/// Runs `cachegate serve`: exit 0 after a clean shutdown, 2 for a bad configuration, 1 otherwise.
+pub fn main(args: &ServeArgs) -> ExitCode {
+    if args.print_default_config {
+        print!("{}", config::REFERENCE_TOML);
+        return ExitCode::SUCCESS;
+    }
+    let source = match (&args.config, args.dev) {
+        (Some(path), _) => Source::File(path.clone()),
+        (None, true) => Source::Dev,
+        (None, false) => Source::Defaults,
+    };
+    let config = match config::load(&source)
+        .map_err(|e| vec![e])
+        .and_then(|c| config::validate(&c).map(|()| c))
+    {
+        Ok(config) => config,
+        Err(problems) => {
+            for problem in problems {
+                eprintln!("cachegate: config: {problem}");
+            }
+            return ExitCode::from(2);
+        }
+    };
+    if args.check_config {
+        println!(
+            "cachegate: config ok ({} tenants, upstream {})",
+            config.tenants.len(),
+            config.upstream.endpoint
+        );
+        return ExitCode::SUCCESS;
+    }
+    telemetry::init(&config.log);
+    if matches!(source, Source::Dev) {
+        warn!("running on the embedded development configuration: its keys are public");
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("cachegate: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(run(config)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %format!("{e:#}"), "cachegate stopped");
+            eprintln!("cachegate: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let metrics = PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".to_owned()), LATENCY_BUCKETS)?
+        .install_recorder()
+        .context("installing the metrics recorder")?;
+    let registry = Arc::new(build_registry(&config)?);
+    let probes = registry
+        .upstreams()
+        .iter()
+        .map(|u| (u.name.clone(), u.probe_client()))
+        .collect();
+    let readiness = Readiness::spawn(probes, config.readiness_interval);
+    let front = FrontService::new(
+        Arc::clone(&registry),
+        &FrontOptions {
+            max_clock_skew: config.max_clock_skew,
+            virtual_host_domains: config.virtual_host_domains.clone(),
+        },
+    )?;
+    let tls = tls::acceptor(&config.tls)?;
+    let admin_listener = TcpListener::bind(config.admin_listen)
+        .await
+        .with_context(|| format!("admin_listen {}", config.admin_listen))?;
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("listen {}", config.listen))?;
+    info!(
+        listen = %config.listen,
+        admin_listen = %config.admin_listen,
+        tls = tls.is_some(),
+        tenants = config.tenants.len(),
+        upstream = %config.upstream.endpoint,
+        "cachegate serving"
+    );
+    tokio::spawn(admin::serve(admin_listener, readiness, metrics));
+    serve_s3(listener, tls, front, config.shutdown_grace).await;
+    Ok(())
+}
+
+/// One [`Upstream`] per distinct upstream configuration, shared by the tenants using it.
+fn build_registry(config: &Config) -> anyhow::Result<TenantRegistry> {
+    let mut upstreams: HashMap<String, Arc<Upstream>> = HashMap::new();
+    let mut registry = TenantRegistry::default();
+    for tenant in &config.tenants {
+        let upstream_config = tenant.upstream(&config.upstream)?;
+        let identity = toml::to_string(&upstream_config)?;
+        let upstream = match upstreams.get(&identity) {
+            Some(upstream) => Arc::clone(upstream),
+            None => {
+                let upstream = Arc::new(connect(&upstream_config)?);
+                upstreams.insert(identity, Arc::clone(&upstream));
+                upstream
+            }
+        };
+        let buckets = tenant
+            .buckets
+            .iter()
+            .map(|b| BucketPattern::parse(b))
+            .collect::<Result<_, _>>()?;
+        let keys: Vec<_> = tenant
+            .keys
+            .iter()
+            .map(|k| (k.access_key.clone(), k.secret_key.clone()))
+            .collect();
+        registry.add(
+            Tenant {
+                name: tenant.name.as_str().into(),
+                buckets,
+                upstream,
+            },
+            &keys,
+        )?;
+    }
+    Ok(registry)
+}
+
+fn connect(config: &UpstreamConfig) -> anyhow::Result<Upstream> {
+    let retrying = build_client(config, true)?;
+    let single_shot = build_client(config, false)?;
+    Ok(Upstream::new(
+        config.endpoint.clone(),
+        retrying,
+        single_shot,
+    ))
+}
+
+/// Accepts S3 connections until SIGTERM/SIGINT, then lets open requests finish for `grace`.
+async fn serve_s3(
+    listener: TcpListener,
+    tls: Option<TlsAcceptor>,
+    front: FrontService,
+    grace: std::time::Duration,
+) {
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // slow or idle clients must not hold connections forever
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(std::time::Duration::from_secs(60));
+    let graceful = GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown_signal());
+    loop {
+        let (tcp, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    warn!(error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let _ = tcp.set_nodelay(true);
+        let (front, builder, watcher, tls) = (
+            front.clone(),
+            builder.clone(),
+            graceful.watcher(),
+            tls.clone(),
+        );
+        tokio::spawn(async move {
+            match tls {
+                None => serve_connection(tcp, &builder, front, watcher).await,
+                Some(acceptor) => match acceptor.accept(tcp).await {
+                    Ok(stream) => serve_connection(stream, &builder, front, watcher).await,
+                    Err(e) => debug!(%peer, error = %e, "TLS handshake failed"),
+                },
+            }
+        });
+    }
+    info!(grace = ?grace, "shutting down: no new connections, waiting for open requests");
+    if tokio::time::timeout(grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        warn!("shutdown grace period over: closing the remaining connections");
+    }
+}
+
+async fn serve_connection<S>(
+    io: S,
+    builder: &auto::Builder<TokioExecutor>,
+    front: FrontService,
+    watcher: Watcher,
+) where
+    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let service = service_fn(move |request| {
+        let front = front.clone();
+        async move { front.handle(request).await }
+    });
+    let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
+    if let Err(e) = watcher.watch(connection.into_owned()).await {
+        debug!(error = %e, "connection ended with an error");
+    }
+}
+
+async fn shutdown_signal() {
+    let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(term) => term,
+        Err(e) => {
+            warn!(error = %e, "cannot listen for SIGTERM");
+            std::future::pending::<()>().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = tokio::signal::ctrl_c() => {},
+    }
+}

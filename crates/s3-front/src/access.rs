@@ -1,0 +1,72 @@
+use std::sync::Arc;
+
+use s3s::access::{S3Access, S3AccessContext};
+use s3s::dto::{CopyObjectInput, CopySource, UploadPartCopyInput};
+use s3s::path::S3Path;
+use s3s::{S3Request, S3Result, s3_error};
+
+use crate::{RequestContext, Tenant, TenantRegistry};
+
+/// Authorizes a verified request against the tenant owning its access key and
+/// attaches that tenant to the request for the operation handlers.
+pub(crate) struct TenantAccess {
+    pub(crate) registry: Arc<TenantRegistry>,
+}
+
+#[async_trait::async_trait]
+impl S3Access for TenantAccess {
+    async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
+        let credentials = cx
+            .credentials()
+            .ok_or_else(|| s3_error!(AccessDenied, "Anonymous access is not allowed"))?;
+        let tenant = self
+            .registry
+            .tenant(&credentials.access_key)
+            .cloned()
+            .ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
+        let operation = cx.s3_op().name().to_owned();
+        if let Some(context) = cx.extensions_mut().get::<Arc<RequestContext>>() {
+            context.authorize(&tenant.name, &operation);
+        }
+        let bucket = match cx.s3_path() {
+            S3Path::Root => None,
+            S3Path::Bucket { bucket } | S3Path::Object { bucket, .. } => Some(bucket),
+        };
+        if let Some(bucket) = bucket {
+            ensure_allowed(&tenant, bucket)?;
+        }
+        cx.extensions_mut().insert(tenant);
+        Ok(())
+    }
+
+    async fn copy_object(&self, req: &mut S3Request<CopyObjectInput>) -> S3Result<()> {
+        ensure_source_allowed(req, &req.input.copy_source)
+    }
+
+    async fn upload_part_copy(&self, req: &mut S3Request<UploadPartCopyInput>) -> S3Result<()> {
+        ensure_source_allowed(req, &req.input.copy_source)
+    }
+}
+
+fn ensure_allowed(tenant: &Tenant, bucket: &str) -> S3Result<()> {
+    if tenant.may_use(bucket) {
+        Ok(())
+    } else {
+        Err(s3_error!(AccessDenied, "Access Denied"))
+    }
+}
+
+/// A copy reads its source bucket too, which must also belong to the tenant.
+fn ensure_source_allowed<T>(req: &S3Request<T>, source: &CopySource) -> S3Result<()> {
+    let tenant = req
+        .extensions
+        .get::<Arc<Tenant>>()
+        .ok_or_else(|| s3_error!(AccessDenied))?;
+    match source {
+        CopySource::Bucket { bucket, .. } => ensure_allowed(tenant, bucket),
+        _ => Err(s3_error!(
+            AccessDenied,
+            "only bucket/key copy sources are supported"
+        )),
+    }
+}

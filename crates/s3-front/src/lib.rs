@@ -1,0 +1,27 @@
+//! The S3 front of cachegate.
+//!
+//! Requests are verified by `s3s` (SigV2 and SigV4: header, presigned, aws-chunked
+//! streaming), authorized against the tenant owning the access key, then forwarded to
+//! that tenant's upstream through `s3s-aws`. [`FrontService`] is the hyper service that
+//! wraps it all with request ids, access logs and metrics.
+
+mod access;
+mod client_body;
+mod context;
+mod error;
+mod error_body;
+mod front;
+mod gateway;
+mod metered_body;
+mod ops;
+mod registry;
+mod tenant;
+mod upstream;
+mod upstream_error;
+
+pub use context::RequestContext;
+pub use error::FrontError;
+pub use front::{FrontOptions, FrontService};
+pub use registry::TenantRegistry;
+pub use tenant::{BucketPattern, Tenant};
+pub use upstream::Upstream;

@@ -1,0 +1,101 @@
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http_body::{Body as HttpBody, Frame, SizeHint};
+use s3s::{Body, StdError};
+use tracing::info;
+
+use crate::RequestContext;
+
+/// A response body that counts what it sends and, when the response ends or the client
+/// goes away, writes the request's access-log line and metrics.
+pub struct MeteredBody {
+    inner: Body,
+    record: AccessRecord,
+}
+
+/// What the access log says about one request.
+pub(crate) struct AccessRecord {
+    pub(crate) context: Arc<RequestContext>,
+    pub(crate) method: http::Method,
+    pub(crate) path: String,
+    pub(crate) status: u16,
+    pub(crate) bytes_in: u64,
+    pub(crate) started: Instant,
+    pub(crate) bytes_out: u64,
+    pub(crate) complete: bool,
+}
+
+impl MeteredBody {
+    pub(crate) fn new(inner: Body, mut record: AccessRecord) -> Self {
+        record.complete = inner.is_end_stream();
+        Self { inner, record }
+    }
+}
+
+impl HttpBody for MeteredBody {
+    type Data = Bytes;
+    type Error = StdError;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, StdError>>> {
+        let this = &mut *self;
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(Some(Ok(frame))) => {
+                if let Some(data) = frame.data_ref() {
+                    this.record.bytes_out += data.len() as u64;
+                }
+                // hyper stops polling once the body says it has ended
+                this.record.complete = this.inner.is_end_stream();
+            }
+            Poll::Ready(None) => this.record.complete = true,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for AccessRecord {
+    fn drop(&mut self) {
+        let seconds = self.started.elapsed().as_secs_f64();
+        let (tenant, operation) = (
+            self.context.tenant().to_owned(),
+            self.context.operation().to_owned(),
+        );
+        info!(
+            target: "cachegate::access",
+            request_id = %self.context.id,
+            method = %self.method,
+            path = %self.path,
+            operation = %operation,
+            tenant = %tenant,
+            status = self.status,
+            bytes_in = self.bytes_in,
+            bytes_out = self.bytes_out,
+            complete = self.complete,
+            duration_ms = (seconds * 1000.0).round() as u64,
+            "request"
+        );
+        metrics::counter!("cachegate_requests_total", "operation" => operation.clone(), "tenant" => tenant.clone(), "status" => self.status.to_string()).increment(1);
+        metrics::histogram!("cachegate_request_duration_seconds", "operation" => operation)
+            .record(seconds);
+        metrics::counter!("cachegate_received_bytes_total", "tenant" => tenant.clone())
+            .increment(self.bytes_in);
+        metrics::counter!("cachegate_sent_bytes_total", "tenant" => tenant)
+            .increment(self.bytes_out);
+    }
+}

@@ -1,0 +1,8 @@
+//! Operations the gateway shapes itself instead of forwarding them unchanged,
+//! one file per operation.
+
+mod complete_multipart_upload;
+mod list_buckets;
+
+pub(crate) use complete_multipart_upload::complete_multipart_upload;
+pub(crate) use list_buckets::list_buckets;

@@ -1,0 +1,12 @@
+//! The upstream side of cachegate: an aws-sdk-s3 client configured for Ceph RGW,
+//! and the background probe that tells whether that upstream is reachable.
+
+mod client;
+mod config;
+mod error;
+mod readiness;
+
+pub use client::build_client;
+pub use config::UpstreamConfig;
+pub use error::UpstreamError;
+pub use readiness::Readiness;
