@@ -21,16 +21,25 @@ pub(crate) fn client_facing(
     if let Some(client_error) = body.and_then(BodyWatch::client_error) {
         return client_error;
     }
-    match err.status_code() {
-        Some(StatusCode::NOT_MODIFIED) => S3Error::new(S3ErrorCode::NotModified),
-        Some(status) => {
+    let count = |kind: &'static str| {
+        metrics::counter!("cachegate_upstream_errors_total", "upstream" => upstream.name.clone(), "kind" => kind).increment(1);
+    };
+    // s3s-aws keeps the SDK error as source; its text names the failure kind
+    match err.source().map(ToString::to_string).as_deref() {
+        Some("service error") => {
+            let status = err
+                .status_code()
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            if status == StatusCode::NOT_MODIFIED {
+                return S3Error::new(S3ErrorCode::NotModified);
+            }
             if status.is_server_error() {
-                metrics::counter!("cachegate_upstream_errors_total", "upstream" => upstream.name.clone(), "kind" => "5xx").increment(1);
+                count("5xx");
             }
             err
         }
-        None if is_unreachable(&err) => {
-            metrics::counter!("cachegate_upstream_errors_total", "upstream" => upstream.name.clone(), "kind" => "unreachable").increment(1);
+        Some("dispatch failure" | "request has timed out") => {
+            count("unreachable");
             warn!(upstream = %upstream.name, error = %chain(&err), "upstream unreachable");
             let mut unavailable = S3Error::with_message(
                 S3ErrorCode::ServiceUnavailable,
@@ -39,8 +48,8 @@ pub(crate) fn client_facing(
             unavailable.set_status_code(StatusCode::SERVICE_UNAVAILABLE);
             unavailable
         }
-        None => {
-            metrics::counter!("cachegate_upstream_errors_total", "upstream" => upstream.name.clone(), "kind" => "internal").increment(1);
+        _ => {
+            count("internal");
             warn!(upstream = %upstream.name, error = %chain(&err), "upstream call failed");
             err.set_status_code(StatusCode::INTERNAL_SERVER_ERROR);
             err
@@ -71,14 +80,6 @@ where
     }
     err.set_source(Box::new(sdk));
     err
-}
-
-/// Transport failures carry the SDK's error as source, whose text names the failure kind.
-fn is_unreachable(err: &S3Error) -> bool {
-    err.source().is_some_and(|source| {
-        let kind = source.to_string();
-        kind == "dispatch failure" || kind == "request has timed out"
-    })
 }
 
 /// The error and its causes on one line.
