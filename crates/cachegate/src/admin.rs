@@ -35,10 +35,7 @@ pub async fn serve(listener: TcpListener, readiness: Arc<Readiness>, metrics: Pr
             let response = respond(&req, &readiness, &metrics);
             async move { Ok::<_, Infallible>(response) }
         });
-        tokio::spawn(
-            hyper::server::conn::http1::Builder::new()
-                .serve_connection(TokioIo::new(stream), service),
-        );
+        tokio::spawn(hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service));
     }
 }
 
@@ -50,27 +47,12 @@ fn respond(
     let (status, content_type, body) = match req.uri().path() {
         "/healthz" => (StatusCode::OK, "text/plain", "ok\n".to_owned()),
         "/readyz" if readiness.is_ready() => (StatusCode::OK, "text/plain", "ready\n".to_owned()),
-        "/readyz" => (
-            StatusCode::SERVICE_UNAVAILABLE,
-            "text/plain",
-            "upstream unreachable\n".to_owned(),
-        ),
-        "/metrics" => (
-            StatusCode::OK,
-            "text/plain; version=0.0.4",
-            metrics.render(),
-        ),
-        _ => (
-            StatusCode::NOT_FOUND,
-            "text/plain",
-            "not found\n".to_owned(),
-        ),
+        "/readyz" => (StatusCode::SERVICE_UNAVAILABLE, "text/plain", "upstream unreachable\n".to_owned()),
+        "/metrics" => (StatusCode::OK, "text/plain; version=0.0.4", metrics.render()),
+        _ => (StatusCode::NOT_FOUND, "text/plain", "not found\n".to_owned()),
     };
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
-    response.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static(content_type),
-    );
+    response.headers_mut().insert(header::CONTENT_TYPE, header::HeaderValue::from_static(content_type));
     response
 }

@@ -22,12 +22,7 @@ pub enum Command {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Configuration file: TOML, or YAML when it ends in .yaml/.yml.
-    #[arg(
-        long,
-        env = "CACHEGATE_CONFIG",
-        value_name = "FILE",
-        conflicts_with = "dev"
-    )]
+    #[arg(long, env = "CACHEGATE_CONFIG", value_name = "FILE", conflicts_with = "dev")]
     pub config: Option<PathBuf>,
     /// Use the embedded development configuration (bundled local RGW, public keys).
     #[arg(long)]

@@ -20,9 +20,8 @@ use crate::config::{self, Config, Source};
 use crate::{admin, telemetry, tls};
 
 /// Request latency buckets (seconds): from cache hits to multi-GiB transfers.
-const LATENCY_BUCKETS: &[f64] = &[
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0,
-];
+const LATENCY_BUCKETS: &[f64] =
+    &[0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0];
 
 /// Runs `cachegate serve`: exit 0 after a clean shutdown, 2 for a bad configuration, 1 otherwise.
 pub fn main(args: &ServeArgs) -> ExitCode {
@@ -35,10 +34,7 @@ pub fn main(args: &ServeArgs) -> ExitCode {
         (None, true) => Source::Dev,
         (None, false) => Source::Defaults,
     };
-    let config = match config::load(&source)
-        .map_err(|e| vec![e])
-        .and_then(|c| config::validate(&c).map(|()| c))
-    {
+    let config = match config::load(&source).map_err(|e| vec![e]).and_then(|c| config::validate(&c).map(|()| c)) {
         Ok(config) => config,
         Err(problems) => {
             for problem in problems {
@@ -48,21 +44,14 @@ pub fn main(args: &ServeArgs) -> ExitCode {
         }
     };
     if args.check_config {
-        println!(
-            "cachegate: config ok ({} tenants, upstream {})",
-            config.tenants.len(),
-            config.upstream.endpoint
-        );
+        println!("cachegate: config ok ({} tenants, upstream {})", config.tenants.len(), config.upstream.endpoint);
         return ExitCode::SUCCESS;
     }
     telemetry::init(&config.log);
     if matches!(source, Source::Dev) {
         warn!("running on the embedded development configuration: its keys are public");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("cachegate: cannot start the async runtime: {e}");
@@ -85,11 +74,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .install_recorder()
         .context("installing the metrics recorder")?;
     let registry = Arc::new(build_registry(&config)?);
-    let probes = registry
-        .upstreams()
-        .iter()
-        .map(|u| (u.name.clone(), u.probe_client()))
-        .collect();
+    let probes = registry.upstreams().iter().map(|u| (u.name.clone(), u.probe_client())).collect();
     let readiness = Readiness::spawn(probes, config.readiness_interval);
     let front = FrontService::new(
         Arc::clone(&registry),
@@ -102,9 +87,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let admin_listener = TcpListener::bind(config.admin_listen)
         .await
         .with_context(|| format!("admin_listen {}", config.admin_listen))?;
-    let listener = TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("listen {}", config.listen))?;
+    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listen {}", config.listen))?;
     info!(
         listen = %config.listen,
         admin_listen = %config.admin_listen,
@@ -133,24 +116,9 @@ fn build_registry(config: &Config) -> anyhow::Result<TenantRegistry> {
                 upstream
             }
         };
-        let buckets = tenant
-            .buckets
-            .iter()
-            .map(|b| BucketPattern::parse(b))
-            .collect::<Result<_, _>>()?;
-        let keys: Vec<_> = tenant
-            .keys
-            .iter()
-            .map(|k| (k.access_key.clone(), k.secret_key.clone()))
-            .collect();
-        registry.add(
-            Tenant {
-                name: tenant.name.as_str().into(),
-                buckets,
-                upstream,
-            },
-            &keys,
-        )?;
+        let buckets = tenant.buckets.iter().map(|b| BucketPattern::parse(b)).collect::<Result<_, _>>()?;
+        let keys: Vec<_> = tenant.keys.iter().map(|k| (k.access_key.clone(), k.secret_key.clone())).collect();
+        registry.add(Tenant { name: tenant.name.as_str().into(), buckets, upstream }, &keys)?;
     }
     Ok(registry)
 }
@@ -158,26 +126,14 @@ fn build_registry(config: &Config) -> anyhow::Result<TenantRegistry> {
 fn connect(config: &UpstreamConfig) -> anyhow::Result<Upstream> {
     let retrying = build_client(config, true)?;
     let single_shot = build_client(config, false)?;
-    Ok(Upstream::new(
-        config.endpoint.clone(),
-        retrying,
-        single_shot,
-    ))
+    Ok(Upstream::new(config.endpoint.clone(), retrying, single_shot))
 }
 
 /// Accepts S3 connections until SIGTERM/SIGINT, then lets open requests finish for `grace`.
-async fn serve_s3(
-    listener: TcpListener,
-    tls: Option<TlsAcceptor>,
-    front: FrontService,
-    grace: std::time::Duration,
-) {
+async fn serve_s3(listener: TcpListener, tls: Option<TlsAcceptor>, front: FrontService, grace: std::time::Duration) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // slow or idle clients must not hold connections forever
-    builder
-        .http1()
-        .timer(TokioTimer::new())
-        .header_read_timeout(std::time::Duration::from_secs(60));
+    builder.http1().timer(TokioTimer::new()).header_read_timeout(std::time::Duration::from_secs(60));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());
     loop {
@@ -193,12 +149,7 @@ async fn serve_s3(
             () = &mut shutdown => break,
         };
         let _ = tcp.set_nodelay(true);
-        let (front, builder, watcher, tls) = (
-            front.clone(),
-            builder.clone(),
-            graceful.watcher(),
-            tls.clone(),
-        );
+        let (front, builder, watcher, tls) = (front.clone(), builder.clone(), graceful.watcher(), tls.clone());
         tokio::spawn(async move {
             match tls {
                 None => serve_connection(tcp, &builder, front, watcher).await,
@@ -210,20 +161,13 @@ async fn serve_s3(
         });
     }
     info!(grace = ?grace, "shutting down: no new connections, waiting for open requests");
-    if tokio::time::timeout(grace, graceful.shutdown())
-        .await
-        .is_err()
-    {
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
         warn!("shutdown grace period over: closing the remaining connections");
     }
 }
 
-async fn serve_connection<S>(
-    io: S,
-    builder: &auto::Builder<TokioExecutor>,
-    front: FrontService,
-    watcher: Watcher,
-) where
+async fn serve_connection<S>(io: S, builder: &auto::Builder<TokioExecutor>, front: FrontService, watcher: Watcher)
+where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |request| {

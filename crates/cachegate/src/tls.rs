@@ -25,11 +25,10 @@ pub fn acceptor(config: &TlsConfig) -> anyhow::Result<Option<TlsAcceptor>> {
     };
     let resolver = Arc::new(ReloadingCert::load(cert.clone(), key.clone())?);
     tokio::spawn(Arc::clone(&resolver).watch());
-    let mut server =
-        rustls::ServerConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
-            .with_safe_default_protocol_versions()?
-            .with_no_client_auth()
-            .with_cert_resolver(resolver);
+    let mut server = rustls::ServerConfig::builder_with_provider(Arc::new(aws_lc_rs::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_cert_resolver(resolver);
     server.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
     Ok(Some(TlsAcceptor::from(Arc::new(server))))
 }
@@ -44,11 +43,7 @@ struct ReloadingCert {
 impl ReloadingCert {
     fn load(cert_file: PathBuf, key_file: PathBuf) -> anyhow::Result<Self> {
         let current = ArcSwap::from_pointee(read_pair(&cert_file, &key_file)?);
-        Ok(Self {
-            cert_file,
-            key_file,
-            current,
-        })
+        Ok(Self { cert_file, key_file, current })
     }
 
     async fn watch(self: Arc<Self>) {
@@ -72,8 +67,7 @@ impl ReloadingCert {
     }
 
     fn modified(&self) -> [Option<SystemTime>; 2] {
-        [&self.cert_file, &self.key_file]
-            .map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
+        [&self.cert_file, &self.key_file].map(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok())
     }
 }
 
@@ -87,13 +81,8 @@ fn read_pair(cert_file: &Path, key_file: &Path) -> anyhow::Result<CertifiedKey> 
     let certs = CertificateDer::pem_file_iter(cert_file)
         .and_then(Iterator::collect::<Result<Vec<_>, _>>)
         .with_context(|| format!("tls.cert_file {}", cert_file.display()))?;
-    let key = PrivateKeyDer::from_pem_file(key_file)
-        .with_context(|| format!("tls.key_file {}", key_file.display()))?;
+    let key = PrivateKeyDer::from_pem_file(key_file).with_context(|| format!("tls.key_file {}", key_file.display()))?;
     CertifiedKey::from_der(certs, key, &aws_lc_rs::default_provider()).with_context(|| {
-        format!(
-            "tls.key_file {} does not fit tls.cert_file {}",
-            key_file.display(),
-            cert_file.display()
-        )
+        format!("tls.key_file {} does not fit tls.cert_file {}", key_file.display(), cert_file.display())
     })
 }

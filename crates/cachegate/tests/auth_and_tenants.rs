@@ -13,29 +13,12 @@ async fn unknown_key_and_wrong_secret_are_refused() {
     let gateway = Gateway::start();
     let bucket = fresh_bucket("alpha").await;
     let unknown = gateway.client(("NOSUCHKEY00000000000", "whatever"));
-    assert_eq!(
-        failure(unknown.list_objects_v2().bucket(&bucket).send().await),
-        (403, "InvalidAccessKeyId".to_owned())
-    );
+    assert_eq!(failure(unknown.list_objects_v2().bucket(&bucket).send().await), (403, "InvalidAccessKeyId".to_owned()));
     let wrong = gateway.client((ALPHA.0, "not-the-secret"));
-    let put = wrong
-        .put_object()
-        .bucket(&bucket)
-        .key("k")
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await;
+    let put = wrong.put_object().bucket(&bucket).key("k").body(ByteStream::from_static(b"x")).send().await;
     assert_eq!(failure(put), (403, "SignatureDoesNotMatch".to_owned()));
     // a rejected request never reaches RGW
-    assert!(
-        rgw_client()
-            .head_object()
-            .bucket(&bucket)
-            .key("k")
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(rgw_client().head_object().bucket(&bucket).key("k").send().await.is_err());
 }
 
 #[tokio::test]
@@ -59,28 +42,9 @@ async fn tenants_only_see_and_use_their_buckets() {
     assert!(names.iter().all(|n| n.starts_with("alpha-")), "{names:?}");
 
     let denied = (403, "AccessDenied".to_owned());
-    assert_eq!(
-        failure(
-            alpha
-                .get_object()
-                .bucket(&beta_bucket)
-                .key("secret")
-                .send()
-                .await
-        ),
-        denied
-    );
-    assert_eq!(
-        failure(alpha.list_objects_v2().bucket(&beta_bucket).send().await),
-        denied
-    );
-    let write = alpha
-        .put_object()
-        .bucket(&beta_bucket)
-        .key("planted")
-        .body(ByteStream::from_static(b"x"))
-        .send()
-        .await;
+    assert_eq!(failure(alpha.get_object().bucket(&beta_bucket).key("secret").send().await), denied);
+    assert_eq!(failure(alpha.list_objects_v2().bucket(&beta_bucket).send().await), denied);
+    let write = alpha.put_object().bucket(&beta_bucket).key("planted").body(ByteStream::from_static(b"x")).send().await;
     assert_eq!(failure(write), denied);
     let copy = alpha
         .copy_object()
@@ -90,33 +54,11 @@ async fn tenants_only_see_and_use_their_buckets() {
         .send()
         .await;
     assert_eq!(failure(copy), denied);
-    assert!(
-        rgw_client()
-            .head_object()
-            .bucket(&beta_bucket)
-            .key("planted")
-            .send()
-            .await
-            .is_err()
-    );
-    assert!(
-        rgw_client()
-            .head_object()
-            .bucket(&alpha_bucket)
-            .key("stolen")
-            .send()
-            .await
-            .is_err()
-    );
+    assert!(rgw_client().head_object().bucket(&beta_bucket).key("planted").send().await.is_err());
+    assert!(rgw_client().head_object().bucket(&alpha_bucket).key("stolen").send().await.is_err());
 
     let beta = gateway.client(BETA);
-    let own = beta
-        .get_object()
-        .bucket(&beta_bucket)
-        .key("secret")
-        .send()
-        .await
-        .unwrap();
+    let own = beta.get_object().bucket(&beta_bucket).key("secret").send().await.unwrap();
     assert_eq!(common::body_of(own).await, b"b");
 }
 
@@ -125,13 +67,7 @@ async fn both_key_pairs_of_a_tenant_work_during_rotation() {
     let gateway = Gateway::start();
     let bucket = fresh_bucket("alpha").await;
     for key in [ALPHA, ALPHA_NEXT] {
-        gateway
-            .client(key)
-            .head_bucket()
-            .bucket(&bucket)
-            .send()
-            .await
-            .unwrap();
+        gateway.client(key).head_bucket().bucket(&bucket).send().await.unwrap();
     }
 }
 
@@ -140,57 +76,21 @@ async fn presigned_urls_work_until_they_expire() {
     let gateway = Gateway::start();
     let bucket = fresh_bucket("alpha").await;
     let s3 = gateway.client(ALPHA);
-    s3.put_object()
-        .bucket(&bucket)
-        .key("shared")
-        .body(ByteStream::from_static(b"presigned!"))
-        .send()
-        .await
-        .unwrap();
+    s3.put_object().bucket(&bucket).key("shared").body(ByteStream::from_static(b"presigned!")).send().await.unwrap();
     let presign = |secs| PresigningConfig::expires_in(Duration::from_secs(secs)).unwrap();
-    let url = s3
-        .get_object()
-        .bucket(&bucket)
-        .key("shared")
-        .presigned(presign(60))
-        .await
-        .unwrap();
-    let path = url
-        .uri()
-        .strip_prefix(&gateway.endpoint())
-        .unwrap()
-        .to_owned();
-    let (status, body) = raw_http(
-        gateway.s3,
-        &format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            gateway.s3
-        ),
-    )
-    .unwrap();
+    let url = s3.get_object().bucket(&bucket).key("shared").presigned(presign(60)).await.unwrap();
+    let path = url.uri().strip_prefix(&gateway.endpoint()).unwrap().to_owned();
+    let (status, body) =
+        raw_http(gateway.s3, &format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", gateway.s3))
+            .unwrap();
     assert_eq!((status, body.as_str()), (200, "presigned!"));
 
-    let short = s3
-        .get_object()
-        .bucket(&bucket)
-        .key("shared")
-        .presigned(presign(1))
-        .await
-        .unwrap();
+    let short = s3.get_object().bucket(&bucket).key("shared").presigned(presign(1)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let path = short
-        .uri()
-        .strip_prefix(&gateway.endpoint())
-        .unwrap()
-        .to_owned();
-    let (status, body) = raw_http(
-        gateway.s3,
-        &format!(
-            "GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n",
-            gateway.s3
-        ),
-    )
-    .unwrap();
+    let path = short.uri().strip_prefix(&gateway.endpoint()).unwrap().to_owned();
+    let (status, body) =
+        raw_http(gateway.s3, &format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", gateway.s3))
+            .unwrap();
     assert_eq!(status, 403, "{body}");
 }
 
@@ -209,14 +109,8 @@ async fn errors_carry_the_request_id_of_the_log() {
         .trim()
         .to_owned();
     assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
-    assert!(
-        answer.contains(&format!("<RequestId>{header_id}</RequestId>")),
-        "{answer}"
-    );
+    assert!(answer.contains(&format!("<RequestId>{header_id}</RequestId>")), "{answer}");
     // the access log line is written once the response is done
     std::thread::sleep(Duration::from_millis(200));
-    assert!(
-        gateway.log_text().contains(&header_id),
-        "request id not in the log"
-    );
+    assert!(gateway.log_text().contains(&header_id), "request id not in the log");
 }

@@ -27,10 +27,7 @@ fn printed_default_config_checks_once_upstream_keys_are_set() {
     let (code, _, err) = cachegate(&["serve", "--config", path, "--check-config"], &[]);
     assert_eq!(code, 2);
     assert!(err.contains("upstream: access_key and secret_key"), "{err}");
-    let keys = [
-        ("CACHEGATE_UPSTREAM_ACCESS_KEY", "a"),
-        ("CACHEGATE_UPSTREAM_SECRET_KEY", "b"),
-    ];
+    let keys = [("CACHEGATE_UPSTREAM_ACCESS_KEY", "a"), ("CACHEGATE_UPSTREAM_SECRET_KEY", "b")];
     let (code, out, err) = cachegate(&["serve", "--config", path, "--check-config"], &keys);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("config ok"));
@@ -41,15 +38,7 @@ fn bad_config_names_the_key_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
     std::fs::write(&path, "listen = \"not-an-address\"\n").unwrap();
-    let (code, _, err) = cachegate(
-        &[
-            "serve",
-            "--config",
-            path.to_str().unwrap(),
-            "--check-config",
-        ],
-        &[],
-    );
+    let (code, _, err) = cachegate(&["serve", "--config", path.to_str().unwrap(), "--check-config"], &[]);
     assert_eq!(code, 2);
     assert!(err.contains("listen"), "{err}");
     assert_eq!(err.lines().count(), 1, "one line per problem: {err}");

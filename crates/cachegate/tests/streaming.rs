@@ -30,10 +30,7 @@ impl http_body::Body for PatternBody {
     type Data = Bytes;
     type Error = std::convert::Infallible;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        _: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, _: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         if self.offset >= SIZE {
             return Poll::Ready(None);
         }
@@ -53,44 +50,18 @@ async fn one_gib_put_and_get_stream_in_bounded_memory() {
     let gateway = Gateway::start();
     let bucket = fresh_bucket("alpha").await;
     let s3 = gateway.client(ALPHA);
-    s3.put_object()
-        .bucket(&bucket)
-        .key("warmup")
-        .body(ByteStream::from(vec![1u8; CHUNK]))
-        .send()
-        .await
-        .unwrap();
+    s3.put_object().bucket(&bucket).key("warmup").body(ByteStream::from(vec![1u8; CHUNK])).send().await.unwrap();
     let baseline = gateway.rss();
 
     let body = ByteStream::new(SdkBody::from_body_1_x(PatternBody { offset: 0 }));
-    s3.put_object()
-        .bucket(&bucket)
-        .key("big")
-        .content_length(SIZE as i64)
-        .body(body)
-        .send()
-        .await
-        .unwrap();
+    s3.put_object().bucket(&bucket).key("big").content_length(SIZE as i64).body(body).send().await.unwrap();
     let after_put = gateway.rss();
 
-    let mut got = s3
-        .get_object()
-        .bucket(&bucket)
-        .key("big")
-        .send()
-        .await
-        .unwrap()
-        .body;
+    let mut got = s3.get_object().bucket(&bucket).key("big").send().await.unwrap().body;
     let mut offset = 0u64;
     let mut peak = after_put;
     while let Some(chunk) = got.try_next().await.unwrap() {
-        assert!(
-            chunk
-                .iter()
-                .enumerate()
-                .all(|(i, b)| *b == byte_at(offset + i as u64)),
-            "wrong bytes near {offset}"
-        );
+        assert!(chunk.iter().enumerate().all(|(i, b)| *b == byte_at(offset + i as u64)), "wrong bytes near {offset}");
         offset += chunk.len() as u64;
         if offset % (64 << 20) < chunk.len() as u64 {
             peak = peak.max(gateway.rss());

@@ -10,21 +10,11 @@ async fn unreachable_upstream_answers_503_and_is_not_ready() {
     let gateway = Gateway::start_with(&dead, "");
     gateway.wait_for("/readyz", 503);
     assert_eq!(gateway.admin_get("/healthz").unwrap().0, 200);
-    let got = gateway
-        .client(ALPHA)
-        .get_object()
-        .bucket("alpha-x")
-        .key("k")
-        .send()
-        .await;
+    let got = gateway.client(ALPHA).get_object().bucket("alpha-x").key("k").send().await;
     assert_eq!(failure(got), (503, "ServiceUnavailable".to_owned()));
     assert!(gateway.log_text().contains("upstream unreachable"));
-    let unreachable =
-        format!("cachegate_upstream_errors_total{{upstream=\"{dead}\",kind=\"unreachable\"}}");
-    assert!(
-        gateway.metric(&unreachable) >= 1.0,
-        "{unreachable} not counted"
-    );
+    let unreachable = format!("cachegate_upstream_errors_total{{upstream=\"{dead}\",kind=\"unreachable\"}}");
+    assert!(gateway.metric(&unreachable) >= 1.0, "{unreachable} not counted");
 }
 
 #[tokio::test]
@@ -33,7 +23,6 @@ async fn reachable_upstream_is_ready_and_metered() {
     gateway.wait_for("/readyz", 200);
     let _ = gateway.client(ALPHA).list_buckets().send().await.unwrap();
     std::thread::sleep(std::time::Duration::from_millis(100));
-    let series =
-        "cachegate_requests_total{operation=\"ListBuckets\",tenant=\"alpha\",status=\"200\"}";
+    let series = "cachegate_requests_total{operation=\"ListBuckets\",tenant=\"alpha\",status=\"200\"}";
     assert_eq!(gateway.metric(series), 1.0);
 }

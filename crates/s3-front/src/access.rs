@@ -1,29 +1,28 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use s3s::access::{S3Access, S3AccessContext};
 use s3s::dto::{CopyObjectInput, CopySource, UploadPartCopyInput};
 use s3s::path::S3Path;
 use s3s::{S3Request, S3Result, s3_error};
 
+use crate::clock_skew::check_sigv2_date;
 use crate::{RequestContext, Tenant, TenantRegistry};
 
 /// Authorizes a verified request against the tenant owning its access key and
 /// attaches that tenant to the request for the operation handlers.
 pub(crate) struct TenantAccess {
     pub(crate) registry: Arc<TenantRegistry>,
+    pub(crate) max_clock_skew: Duration,
 }
 
 #[async_trait::async_trait]
 impl S3Access for TenantAccess {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
-        let credentials = cx
-            .credentials()
-            .ok_or_else(|| s3_error!(AccessDenied, "Anonymous access is not allowed"))?;
-        let tenant = self
-            .registry
-            .tenant(&credentials.access_key)
-            .cloned()
-            .ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
+        check_sigv2_date(cx.headers(), self.max_clock_skew)?;
+        let credentials = cx.credentials().ok_or_else(|| s3_error!(AccessDenied, "Anonymous access is not allowed"))?;
+        let tenant =
+            self.registry.tenant(&credentials.access_key).cloned().ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
         let operation = cx.s3_op().name().to_owned();
         if let Some(context) = cx.extensions_mut().get::<Arc<RequestContext>>() {
             context.authorize(&tenant.name, &operation);
@@ -49,24 +48,14 @@ impl S3Access for TenantAccess {
 }
 
 fn ensure_allowed(tenant: &Tenant, bucket: &str) -> S3Result<()> {
-    if tenant.may_use(bucket) {
-        Ok(())
-    } else {
-        Err(s3_error!(AccessDenied, "Access Denied"))
-    }
+    if tenant.may_use(bucket) { Ok(()) } else { Err(s3_error!(AccessDenied, "Access Denied")) }
 }
 
 /// A copy reads its source bucket too, which must also belong to the tenant.
 fn ensure_source_allowed<T>(req: &S3Request<T>, source: &CopySource) -> S3Result<()> {
-    let tenant = req
-        .extensions
-        .get::<Arc<Tenant>>()
-        .ok_or_else(|| s3_error!(AccessDenied))?;
+    let tenant = req.extensions.get::<Arc<Tenant>>().ok_or_else(|| s3_error!(AccessDenied))?;
     match source {
         CopySource::Bucket { bucket, .. } => ensure_allowed(tenant, bucket),
-        _ => Err(s3_error!(
-            AccessDenied,
-            "only bucket/key copy sources are supported"
-        )),
+        _ => Err(s3_error!(AccessDenied, "only bucket/key copy sources are supported")),
     }
 }

@@ -13,11 +13,7 @@ pub struct RequestContext {
 impl RequestContext {
     /// A context with a fresh random id.
     pub fn new() -> Self {
-        Self {
-            id: uuid::Uuid::new_v4().simple().to_string(),
-            tenant: OnceLock::new(),
-            operation: OnceLock::new(),
-        }
+        Self { id: uuid::Uuid::new_v4().simple().to_string(), tenant: OnceLock::new(), operation: OnceLock::new() }
     }
 
     /// Records the authorized tenant and the operation.

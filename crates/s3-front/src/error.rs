@@ -2,9 +2,7 @@
 #[derive(Debug, thiserror::Error)]
 pub enum FrontError {
     /// A bucket pattern is not a bucket name, a `prefix*` or `*`.
-    #[error(
-        "bucket pattern '{0}' is invalid: use an exact bucket name, a prefix ending in '*', or '*'"
-    )]
+    #[error("bucket pattern '{0}' is invalid: use an exact bucket name, a prefix ending in '*', or '*'")]
     BucketPattern(String),
     /// Two tenants (or one tenant twice) claim the same access key.
     #[error("access key '{0}' is configured more than once")]

@@ -10,16 +10,10 @@ pub(crate) fn stamp_request_id(response: &mut http::Response<Body>, id: &str) {
     if response.status().as_u16() < 400 {
         return;
     }
-    let Some(stamped) = response
-        .body()
-        .bytes()
-        .and_then(|xml| with_request_id(&xml, id))
-    else {
+    let Some(stamped) = response.body().bytes().and_then(|xml| with_request_id(&xml, id)) else {
         return;
     };
-    response
-        .headers_mut()
-        .insert(CONTENT_LENGTH, stamped.len().into());
+    response.headers_mut().insert(CONTENT_LENGTH, stamped.len().into());
     *response.body_mut() = Body::from(stamped);
 }
 
@@ -33,9 +27,7 @@ fn with_request_id(xml: &[u8], id: &str) -> Option<Bytes> {
         }
         _ => head.to_owned(),
     };
-    Some(Bytes::from(format!(
-        "{head}<RequestId>{id}</RequestId>{tail}"
-    )))
+    Some(Bytes::from(format!("{head}<RequestId>{id}</RequestId>{tail}")))
 }
 
 #[cfg(test)]
@@ -46,17 +38,17 @@ mod tests {
     fn adds_a_missing_request_id() {
         let xml = b"<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code></Error>";
         let out = with_request_id(xml, "abc").unwrap();
-        assert_eq!(&out[..], &b"<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><RequestId>abc</RequestId></Error>"[..]);
+        assert_eq!(
+            &out[..],
+            &b"<?xml version=\"1.0\"?><Error><Code>AccessDenied</Code><RequestId>abc</RequestId></Error>"[..]
+        );
     }
 
     #[test]
     fn replaces_the_upstream_request_id() {
         let xml = b"<Error><Code>NoSuchKey</Code><RequestId>tx00-rgw</RequestId><HostId>h</HostId></Error>";
         let out = with_request_id(xml, "gw1").unwrap();
-        assert_eq!(
-            &out[..],
-            &b"<Error><Code>NoSuchKey</Code><HostId>h</HostId><RequestId>gw1</RequestId></Error>"[..]
-        );
+        assert_eq!(&out[..], &b"<Error><Code>NoSuchKey</Code><HostId>h</HostId><RequestId>gw1</RequestId></Error>"[..]);
     }
 
     #[test]

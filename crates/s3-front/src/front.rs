@@ -13,6 +13,7 @@ use crate::error_body::stamp_request_id;
 use crate::gateway::Gateway;
 use crate::metered_body::{AccessRecord, MeteredBody};
 use crate::registry::TenantAuth;
+use crate::sigv2_bucket_slash::SlashVariant;
 use crate::{FrontError, RequestContext, TenantRegistry};
 
 /// Settings of the S3 front that are not per tenant.
@@ -37,26 +38,20 @@ impl FrontService {
     pub fn new(registry: Arc<TenantRegistry>, options: &FrontOptions) -> Result<Self, FrontError> {
         let mut builder = S3ServiceBuilder::new(Gateway);
         builder.set_auth(TenantAuth(Arc::clone(&registry)));
-        builder.set_access(TenantAccess { registry });
+        builder.set_access(TenantAccess { registry, max_clock_skew: options.max_clock_skew });
         if !options.virtual_host_domains.is_empty() {
             let domains = options.virtual_host_domains.iter().map(String::as_str);
             let host = MultiDomain::new(domains).map_err(|e| FrontError::Domain(e.to_string()))?;
             builder.set_host(host);
         }
         let mut config = S3Config::default();
-        config.presigned_url_max_skew_time_secs =
-            u32::try_from(options.max_clock_skew.as_secs()).unwrap_or(u32::MAX);
+        config.presigned_url_max_skew_time_secs = u32::try_from(options.max_clock_skew.as_secs()).unwrap_or(u32::MAX);
         builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
-        Ok(Self {
-            s3: Arc::new(builder.build()),
-        })
+        Ok(Self { s3: Arc::new(builder.build()) })
     }
 
     /// Handles one client request.
-    pub async fn handle<B>(
-        &self,
-        request: http::Request<B>,
-    ) -> Result<http::Response<MeteredBody>, HttpError>
+    pub async fn handle<B>(&self, request: http::Request<B>) -> Result<http::Response<MeteredBody>, HttpError>
     where
         Body: From<B>,
     {
@@ -75,8 +70,15 @@ impl FrontService {
             complete: false,
         };
         let span = tracing::info_span!("request", id = %context.id);
+        let slash_variant = SlashVariant::of(&parts);
+        let extensions = slash_variant.as_ref().map(|_| parts.extensions.clone());
         let request = http::Request::from_parts(parts, Body::from(body));
-        let mut response = self.s3.call(request).instrument(span).await?;
+        let mut response = self.s3.call(request).instrument(span.clone()).await?;
+        if let (Some(variant), Some(extensions)) = (slash_variant, extensions)
+            && SlashVariant::applies_to(&response)
+        {
+            response = self.s3.call(variant.into_request(extensions)).instrument(span).await?;
+        }
         stamp_request_id(&mut response, &context.id);
         if let Ok(id) = HeaderValue::from_str(&context.id) {
             response.headers_mut().insert("x-amz-request-id", id);

@@ -15,8 +15,8 @@ use crate::upstream_error::client_facing;
 pub(crate) struct Gateway;
 
 /// Implements [`S3`] for [`Gateway`] from three lists of `operation: Input => Output`:
-/// `own` operations call `ops::<operation>`, `streamed` ones forward a client body whose
-/// verification failures must stay client errors, `forwarded` ones forward as they are.
+/// `own` operations call `ops::<operation>`, `streamed` ones forward a client body that the
+/// gateway verifies ([`BodyWatch`]), `forwarded` ones forward as they are.
 macro_rules! s3_operations {
     (
         own { $($own:ident: $own_in:ident => $own_out:ident,)* }
@@ -33,8 +33,7 @@ macro_rules! s3_operations {
             $(
                 async fn $streamed(&self, mut req: S3Request<$streamed_in>) -> S3Result<S3Response<$streamed_out>> {
                     let upstream = Upstream::of(&req)?;
-                    let watch = BodyWatch::default();
-                    req.input.body = req.input.body.take().map(|body| watch.wrap(body));
+                    let watch = BodyWatch::attach(&mut req);
                     let result = upstream.proxy(&req.method).$streamed(req).await;
                     result.map_err(|e| client_facing(e, &upstream, Some(&watch)))
                 }

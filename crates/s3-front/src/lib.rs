@@ -7,6 +7,7 @@
 
 mod access;
 mod client_body;
+mod clock_skew;
 mod context;
 mod error;
 mod error_body;
@@ -15,6 +16,7 @@ mod gateway;
 mod metered_body;
 mod ops;
 mod registry;
+mod sigv2_bucket_slash;
 mod tenant;
 mod upstream;
 mod upstream_error;

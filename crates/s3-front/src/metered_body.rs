@@ -40,10 +40,7 @@ impl HttpBody for MeteredBody {
     type Data = Bytes;
     type Error = StdError;
 
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, StdError>>> {
+    fn poll_frame(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Result<Frame<Bytes>, StdError>>> {
         let this = &mut *self;
         let polled = Pin::new(&mut this.inner).poll_frame(cx);
         match &polled {
@@ -72,10 +69,7 @@ impl HttpBody for MeteredBody {
 impl Drop for AccessRecord {
     fn drop(&mut self) {
         let seconds = self.started.elapsed().as_secs_f64();
-        let (tenant, operation) = (
-            self.context.tenant().to_owned(),
-            self.context.operation().to_owned(),
-        );
+        let (tenant, operation) = (self.context.tenant().to_owned(), self.context.operation().to_owned());
         info!(
             target: "cachegate::access",
             request_id = %self.context.id,
@@ -91,11 +85,8 @@ impl Drop for AccessRecord {
             "request"
         );
         metrics::counter!("cachegate_requests_total", "operation" => operation.clone(), "tenant" => tenant.clone(), "status" => self.status.to_string()).increment(1);
-        metrics::histogram!("cachegate_request_duration_seconds", "operation" => operation)
-            .record(seconds);
-        metrics::counter!("cachegate_received_bytes_total", "tenant" => tenant.clone())
-            .increment(self.bytes_in);
-        metrics::counter!("cachegate_sent_bytes_total", "tenant" => tenant)
-            .increment(self.bytes_out);
+        metrics::histogram!("cachegate_request_duration_seconds", "operation" => operation).record(seconds);
+        metrics::counter!("cachegate_received_bytes_total", "tenant" => tenant.clone()).increment(self.bytes_in);
+        metrics::counter!("cachegate_sent_bytes_total", "tenant" => tenant).increment(self.bytes_out);
     }
 }

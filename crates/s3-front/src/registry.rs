@@ -14,11 +14,7 @@ pub struct TenantRegistry {
 
 impl TenantRegistry {
     /// Adds `tenant` with its key pairs (several pairs allow key rotation).
-    pub fn add(
-        &mut self,
-        tenant: Tenant,
-        key_pairs: &[(String, String)],
-    ) -> Result<(), FrontError> {
+    pub fn add(&mut self, tenant: Tenant, key_pairs: &[(String, String)]) -> Result<(), FrontError> {
         if key_pairs.is_empty() || key_pairs.iter().any(|(a, s)| a.is_empty() || s.is_empty()) {
             return Err(FrontError::MissingKey(tenant.name.to_string()));
         }
@@ -57,10 +53,9 @@ impl S3Auth for TenantAuth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
         match self.0.keys.get(access_key) {
             Some((secret, _)) => Ok(secret.clone()),
-            None => Err(s3_error!(
-                InvalidAccessKeyId,
-                "The AWS access key Id you provided does not exist in our records."
-            )),
+            None => {
+                Err(s3_error!(InvalidAccessKeyId, "The AWS access key Id you provided does not exist in our records."))
+            }
         }
     }
 }

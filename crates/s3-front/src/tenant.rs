@@ -16,10 +16,7 @@ pub enum BucketPattern {
 impl BucketPattern {
     /// Parses `name`, `prefix*` or `*`.
     pub fn parse(text: &str) -> Result<Self, FrontError> {
-        let valid = |s: &str| {
-            s.bytes()
-                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b))
-        };
+        let valid = |s: &str| s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"-._".contains(&b));
         match text.strip_suffix('*') {
             Some("") => Ok(Self::Any),
             Some(prefix) if valid(prefix) => Ok(Self::Prefix(prefix.to_owned())),
@@ -62,14 +59,8 @@ mod tests {
 
     #[test]
     fn parses_the_three_forms() {
-        assert_eq!(
-            BucketPattern::parse("nc-acme").unwrap(),
-            BucketPattern::Exact("nc-acme".into())
-        );
-        assert_eq!(
-            BucketPattern::parse("acme-*").unwrap(),
-            BucketPattern::Prefix("acme-".into())
-        );
+        assert_eq!(BucketPattern::parse("nc-acme").unwrap(), BucketPattern::Exact("nc-acme".into()));
+        assert_eq!(BucketPattern::parse("acme-*").unwrap(), BucketPattern::Prefix("acme-".into()));
         assert_eq!(BucketPattern::parse("*").unwrap(), BucketPattern::Any);
     }
 

@@ -17,19 +17,13 @@ pub struct Upstream {
 
 impl std::fmt::Debug for Upstream {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Upstream")
-            .field("name", &self.name)
-            .finish_non_exhaustive()
+        f.debug_struct("Upstream").field("name", &self.name).finish_non_exhaustive()
     }
 }
 
 impl Upstream {
     /// Wraps a retrying and a single-shot client of the same endpoint.
-    pub fn new(
-        name: String,
-        retrying: aws_sdk_s3::Client,
-        single_shot: aws_sdk_s3::Client,
-    ) -> Self {
+    pub fn new(name: String, retrying: aws_sdk_s3::Client, single_shot: aws_sdk_s3::Client) -> Self {
         Self {
             name,
             retrying: (Proxy::from(retrying.clone()), retrying),
@@ -62,10 +56,6 @@ impl Upstream {
     }
 
     fn pair(&self, method: &Method) -> &(Proxy, aws_sdk_s3::Client) {
-        if method == Method::POST {
-            &self.single_shot
-        } else {
-            &self.retrying
-        }
+        if method == Method::POST { &self.single_shot } else { &self.retrying }
     }
 }

@@ -13,23 +13,18 @@ use crate::client_body::BodyWatch;
 /// * RGW could not be reached or timed out → 503 `ServiceUnavailable`, logged;
 /// * RGW answered with an error → its code and status, unchanged (a bare 304 becomes
 ///   `NotModified`, since RGW sends no body with it).
-pub(crate) fn client_facing(
-    mut err: S3Error,
-    upstream: &Upstream,
-    body: Option<&BodyWatch>,
-) -> S3Error {
+pub(crate) fn client_facing(mut err: S3Error, upstream: &Upstream, body: Option<&BodyWatch>) -> S3Error {
     if let Some(client_error) = body.and_then(BodyWatch::client_error) {
         return client_error;
     }
     let count = |kind: &'static str| {
-        metrics::counter!("cachegate_upstream_errors_total", "upstream" => upstream.name.clone(), "kind" => kind).increment(1);
+        metrics::counter!("cachegate_upstream_errors_total", "upstream" => upstream.name.clone(), "kind" => kind)
+            .increment(1);
     };
     // s3s-aws keeps the SDK error as source; its text names the failure kind
     match err.source().map(ToString::to_string).as_deref() {
         Some("service error") => {
-            let status = err
-                .status_code()
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+            let status = err.status_code().unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
             if status == StatusCode::NOT_MODIFIED {
                 return S3Error::new(S3ErrorCode::NotModified);
             }
@@ -41,10 +36,8 @@ pub(crate) fn client_facing(
         Some("dispatch failure" | "request has timed out") => {
             count("unreachable");
             warn!(upstream = %upstream.name, error = %chain(&err), "upstream unreachable");
-            let mut unavailable = S3Error::with_message(
-                S3ErrorCode::ServiceUnavailable,
-                "The upstream object store is unreachable.",
-            );
+            let mut unavailable =
+                S3Error::with_message(S3ErrorCode::ServiceUnavailable, "The upstream object store is unreachable.");
             unavailable.set_status_code(StatusCode::SERVICE_UNAVAILABLE);
             unavailable
         }
@@ -65,10 +58,7 @@ where
     let mut err = S3Error::new(S3ErrorCode::InternalError);
     if let SdkError::ServiceError(service) = &sdk {
         let meta = service.err().meta();
-        if let Some(code) = meta
-            .code()
-            .and_then(|c| S3ErrorCode::from_bytes(c.as_bytes()))
-        {
+        if let Some(code) = meta.code().and_then(|c| S3ErrorCode::from_bytes(c.as_bytes())) {
             err.set_code(code);
         }
         if let Some(message) = meta.message() {
@@ -84,11 +74,7 @@ where
 
 /// The error and its causes on one line.
 fn chain(err: &S3Error) -> String {
-    let mut text = format!(
-        "{}: {}",
-        err.code().as_str(),
-        err.message().unwrap_or_default()
-    );
+    let mut text = format!("{}: {}", err.code().as_str(), err.message().unwrap_or_default());
     let mut source = err.source().map(|e| e as &dyn std::error::Error);
     while let Some(cause) = source {
         text.push_str(": ");

@@ -5,64 +5,45 @@ use aws_sdk_s3::config::{
 };
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 
+use crate::empty_put_length::EmptyPutLength;
 use crate::{UpstreamConfig, UpstreamError};
 
 /// Builds an S3 client for `config`; `retrying` selects whether transient failures are retried.
 ///
 /// RGW 16.2 rejects the SDK's default aws-chunked uploads with trailing checksums, so
 /// checksums are only computed where the operation requires them.
-pub fn build_client(
-    config: &UpstreamConfig,
-    retrying: bool,
-) -> Result<aws_sdk_s3::Client, UpstreamError> {
+pub fn build_client(config: &UpstreamConfig, retrying: bool) -> Result<aws_sdk_s3::Client, UpstreamError> {
     let endpoint = config.endpoint.trim_end_matches('/');
     if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
         return Err(UpstreamError::BadEndpoint(config.endpoint.clone()));
     }
     let mut trust = TrustStore::default();
     if let Some(path) = &config.ca_bundle {
-        let pem = std::fs::read(path).map_err(|source| UpstreamError::CaBundle {
-            path: path.clone(),
-            source,
-        })?;
+        let pem = std::fs::read(path).map_err(|source| UpstreamError::CaBundle { path: path.clone(), source })?;
         trust = trust.with_pem_certificate(pem);
     }
-    let tls_context = TlsContext::builder()
-        .with_trust_store(trust)
-        .build()
-        .map_err(|e| UpstreamError::Tls(e.to_string()))?;
+    let tls_context =
+        TlsContext::builder().with_trust_store(trust).build().map_err(|e| UpstreamError::Tls(e.to_string()))?;
     let http_client = aws_smithy_http_client::Builder::new()
         .pool_max_idle_per_host(config.pool_max_idle)
         .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
         .tls_context(tls_context)
         .build_https();
-    let attempts = if retrying {
-        config.max_attempts.max(1)
-    } else {
-        1
-    };
+    let attempts = if retrying { config.max_attempts.max(1) } else { 1 };
     let sdk_config = aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new(config.region.clone()))
-        .credentials_provider(Credentials::new(
-            &config.access_key,
-            &config.secret_key,
-            None,
-            None,
-            "cachegate-config",
-        ))
+        .credentials_provider(Credentials::new(&config.access_key, &config.secret_key, None, None, "cachegate-config"))
         .force_path_style(config.path_style)
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
         .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(config.connect_timeout)
-                .read_timeout(config.read_timeout)
-                .build(),
+            TimeoutConfig::builder().connect_timeout(config.connect_timeout).read_timeout(config.read_timeout).build(),
         )
         .retry_config(RetryConfig::standard().with_max_attempts(attempts))
         .http_client(http_client)
+        .interceptor(EmptyPutLength)
         .build();
     Ok(aws_sdk_s3::Client::from_conf(sdk_config))
 }
@@ -73,14 +54,8 @@ mod tests {
 
     #[test]
     fn rejects_endpoint_without_scheme() {
-        let config = UpstreamConfig {
-            endpoint: "rgw:7480".into(),
-            ..UpstreamConfig::default()
-        };
-        assert!(matches!(
-            build_client(&config, true),
-            Err(UpstreamError::BadEndpoint(_))
-        ));
+        let config = UpstreamConfig { endpoint: "rgw:7480".into(), ..UpstreamConfig::default() };
+        assert!(matches!(build_client(&config, true), Err(UpstreamError::BadEndpoint(_))));
     }
 
     #[test]
@@ -90,9 +65,6 @@ mod tests {
             ca_bundle: Some("/nonexistent/ca.pem".into()),
             ..UpstreamConfig::default()
         };
-        assert!(matches!(
-            build_client(&config, true),
-            Err(UpstreamError::CaBundle { .. })
-        ));
+        assert!(matches!(build_client(&config, true), Err(UpstreamError::CaBundle { .. })));
     }
 }

@@ -3,6 +3,7 @@
 
 mod client;
 mod config;
+mod empty_put_length;
 mod error;
 mod readiness;
 

@@ -31,11 +31,8 @@ impl Readiness {
             loop {
                 let mut all_up = true;
                 for ((name, client), last) in probes.iter().zip(up.iter_mut()) {
-                    let result = tokio::time::timeout(
-                        interval.max(Duration::from_secs(2)),
-                        client.list_buckets().send(),
-                    )
-                    .await;
+                    let result =
+                        tokio::time::timeout(interval.max(Duration::from_secs(2)), client.list_buckets().send()).await;
                     let now_up = matches!(result, Ok(Ok(_)));
                     metrics::gauge!("cachegate_upstream_up", "upstream" => name.clone())
                         .set(f64::from(u8::from(now_up)));

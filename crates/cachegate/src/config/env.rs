@@ -58,10 +58,7 @@ pub fn variable_for(key: &str) -> String {
 }
 
 /// Applies the `CACHEGATE_*` variables in `vars` on top of `figment`.
-pub fn apply(
-    mut figment: Figment,
-    vars: impl IntoIterator<Item = (String, String)>,
-) -> Result<Figment, String> {
+pub fn apply(mut figment: Figment, vars: impl IntoIterator<Item = (String, String)>) -> Result<Figment, String> {
     let values = resolve_files(vars)?;
     for (key, kind) in KEYS {
         if let Some(raw) = values.get(&variable_for(key)[PREFIX.len()..]) {
@@ -77,33 +74,22 @@ pub fn apply(
             let buckets = values.get(BUCKETS).map_or("*", String::as_str);
             let tenant = TenantConfig {
                 name: "default".to_owned(),
-                buckets: buckets
-                    .split(',')
-                    .map(|b| b.trim().to_owned())
-                    .filter(|b| !b.is_empty())
-                    .collect(),
-                keys: vec![KeyPair {
-                    access_key: access_key.clone(),
-                    secret_key: secret_key.clone(),
-                }],
+                buckets: buckets.split(',').map(|b| b.trim().to_owned()).filter(|b| !b.is_empty()).collect(),
+                keys: vec![KeyPair { access_key: access_key.clone(), secret_key: secret_key.clone() }],
                 upstream: None,
             };
             figment = figment.admerge(Serialized::default("tenants", vec![tenant]));
         }
         (None, None) => {}
         _ => {
-            return Err(format!(
-                "{PREFIX}{ACCESS_KEY} and {PREFIX}{SECRET_KEY} must be set together"
-            ));
+            return Err(format!("{PREFIX}{ACCESS_KEY} and {PREFIX}{SECRET_KEY} must be set together"));
         }
     }
     Ok(figment)
 }
 
 /// The `CACHEGATE_*` variables without their prefix, `_FILE` forms read from their files.
-fn resolve_files(
-    vars: impl IntoIterator<Item = (String, String)>,
-) -> Result<BTreeMap<String, String>, String> {
+fn resolve_files(vars: impl IntoIterator<Item = (String, String)>) -> Result<BTreeMap<String, String>, String> {
     let mut direct = BTreeMap::new();
     let mut files = BTreeMap::new();
     for (name, value) in vars {
@@ -117,12 +103,10 @@ fn resolve_files(
     }
     for (base, path) in files {
         if direct.contains_key(&base) {
-            return Err(format!(
-                "set {PREFIX}{base} or {PREFIX}{base}_FILE, not both"
-            ));
+            return Err(format!("set {PREFIX}{base} or {PREFIX}{base}_FILE, not both"));
         }
-        let content = std::fs::read_to_string(&path)
-            .map_err(|e| format!("{PREFIX}{base}_FILE: cannot read {path}: {e}"))?;
+        let content =
+            std::fs::read_to_string(&path).map_err(|e| format!("{PREFIX}{base}_FILE: cannot read {path}: {e}"))?;
         direct.insert(base, content.trim_end_matches(['\r', '\n']).to_owned());
     }
     Ok(direct)
@@ -134,17 +118,12 @@ mod tests {
     use crate::config::Config;
 
     fn vars(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
-        pairs
-            .iter()
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-            .collect()
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
     }
 
     fn config_from(pairs: &[(&str, &str)]) -> Result<Config, String> {
         let figment = Figment::from(Serialized::defaults(Config::default()));
-        apply(figment, vars(pairs))?
-            .extract()
-            .map_err(|e| e.to_string())
+        apply(figment, vars(pairs))?.extract().map_err(|e| e.to_string())
     }
 
     #[test]
@@ -157,10 +136,7 @@ mod tests {
                 None => vec![section],
             };
             for key in keys.into_iter().filter(|k| k != "tenants") {
-                assert!(
-                    KEYS.iter().any(|(k, _)| *k == key),
-                    "{key} cannot be set from the environment"
-                );
+                assert!(KEYS.iter().any(|(k, _)| *k == key), "{key} cannot be set from the environment");
             }
         }
     }
@@ -190,10 +166,7 @@ mod tests {
         let secret = dir.path().join("secret");
         std::fs::write(&secret, "s3cr3t\n").unwrap();
         let config = config_from(&[
-            (
-                "CACHEGATE_UPSTREAM_SECRET_KEY_FILE",
-                secret.to_str().unwrap(),
-            ),
+            ("CACHEGATE_UPSTREAM_SECRET_KEY_FILE", secret.to_str().unwrap()),
             ("CACHEGATE_ACCESS_KEY", "ak"),
             ("CACHEGATE_SECRET_KEY_FILE", secret.to_str().unwrap()),
         ])
@@ -207,15 +180,8 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("k");
         std::fs::write(&file, "x").unwrap();
-        let both = config_from(&[
-            ("CACHEGATE_SECRET_KEY", "a"),
-            ("CACHEGATE_SECRET_KEY_FILE", file.to_str().unwrap()),
-        ]);
+        let both = config_from(&[("CACHEGATE_SECRET_KEY", "a"), ("CACHEGATE_SECRET_KEY_FILE", file.to_str().unwrap())]);
         assert!(both.unwrap_err().contains("not both"));
-        assert!(
-            config_from(&[("CACHEGATE_ACCESS_KEY", "a")])
-                .unwrap_err()
-                .contains("together")
-        );
+        assert!(config_from(&[("CACHEGATE_ACCESS_KEY", "a")]).unwrap_err().contains("together"));
     }
 }

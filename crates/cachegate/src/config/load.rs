@@ -21,10 +21,7 @@ pub fn load(source: &Source) -> Result<Config, String> {
     load_with_env(source, std::env::vars())
 }
 
-fn load_with_env(
-    source: &Source,
-    vars: impl IntoIterator<Item = (String, String)>,
-) -> Result<Config, String> {
+fn load_with_env(source: &Source, vars: impl IntoIterator<Item = (String, String)>) -> Result<Config, String> {
     let figment = Figment::from(Serialized::defaults(Config::default()));
     let figment = match source {
         Source::File(path) if is_yaml(path) => figment.merge(Yaml::file_exact(path)),
@@ -32,23 +29,16 @@ fn load_with_env(
         Source::Dev => figment.merge(Toml::string(DEV_TOML)),
         Source::Defaults => figment,
     };
-    env::apply(figment, vars)?
-        .extract()
-        .map_err(|e| one_line(&e))
+    env::apply(figment, vars)?.extract().map_err(|e| one_line(&e))
 }
 
 fn is_yaml(path: &std::path::Path) -> bool {
-    path.extension()
-        .is_some_and(|ext| ext == "yaml" || ext == "yml")
+    path.extension().is_some_and(|ext| ext == "yaml" || ext == "yml")
 }
 
 /// figment reports every error of a file; each already names its key and source.
 pub(super) fn one_line(err: &figment::Error) -> String {
-    err.clone()
-        .into_iter()
-        .map(|e| e.to_string())
-        .collect::<Vec<_>>()
-        .join("; ")
+    err.clone().into_iter().map(|e| e.to_string()).collect::<Vec<_>>().join("; ")
 }
 
 #[cfg(test)]
@@ -58,21 +48,9 @@ mod tests {
 
     #[test]
     fn reference_config_states_the_defaults() {
-        let reference: Config = Figment::from(Toml::string(REFERENCE_TOML))
-            .extract()
-            .unwrap();
-        assert_eq!(
-            Config {
-                tenants: Vec::new(),
-                ..reference.clone()
-            },
-            Config::default()
-        );
-        assert_eq!(
-            reference.tenants.len(),
-            1,
-            "the reference shows one example tenant"
-        );
+        let reference: Config = Figment::from(Toml::string(REFERENCE_TOML)).extract().unwrap();
+        assert_eq!(Config { tenants: Vec::new(), ..reference.clone() }, Config::default());
+        assert_eq!(reference.tenants.len(), 1, "the reference shows one example tenant");
     }
 
     #[test]
@@ -86,16 +64,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let toml_path = dir.path().join("c.toml");
         let yaml_path = dir.path().join("c.yaml");
-        std::fs::write(
-            &toml_path,
-            "listen = \"0.0.0.0:9100\"\n[[tenants]]\nname = \"a\"\nbuckets = [\"a-*\"]\n",
-        )
-        .unwrap();
-        std::fs::write(
-            &yaml_path,
-            "listen: 0.0.0.0:9100\ntenants:\n  - name: a\n    buckets: [\"a-*\"]\n",
-        )
-        .unwrap();
+        std::fs::write(&toml_path, "listen = \"0.0.0.0:9100\"\n[[tenants]]\nname = \"a\"\nbuckets = [\"a-*\"]\n")
+            .unwrap();
+        std::fs::write(&yaml_path, "listen: 0.0.0.0:9100\ntenants:\n  - name: a\n    buckets: [\"a-*\"]\n").unwrap();
         let from_toml = load_with_env(&Source::File(toml_path), Vec::new()).unwrap();
         let from_yaml = load_with_env(&Source::File(yaml_path), Vec::new()).unwrap();
         assert_eq!(from_toml, from_yaml);
@@ -105,25 +76,12 @@ mod tests {
     fn environment_overrides_the_file_and_errors_name_the_key() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("c.toml");
-        std::fs::write(
-            &path,
-            "[upstream]\nendpoint = \"http://file:1\"\nmax_attempts = \"many\"\n",
-        )
-        .unwrap();
+        std::fs::write(&path, "[upstream]\nendpoint = \"http://file:1\"\nmax_attempts = \"many\"\n").unwrap();
         let err = load_with_env(&Source::File(path.clone()), Vec::new()).unwrap_err();
         assert!(err.contains("upstream.max_attempts"), "{err}");
         std::fs::write(&path, "[upstream]\nendpoint = \"http://file:1\"\n").unwrap();
-        let vars = vec![(
-            "CACHEGATE_UPSTREAM_ENDPOINT".to_owned(),
-            "http://env:2".to_owned(),
-        )];
-        assert_eq!(
-            load_with_env(&Source::File(path), vars)
-                .unwrap()
-                .upstream
-                .endpoint,
-            "http://env:2"
-        );
+        let vars = vec![("CACHEGATE_UPSTREAM_ENDPOINT".to_owned(), "http://env:2".to_owned())];
+        assert_eq!(load_with_env(&Source::File(path), vars).unwrap().upstream.endpoint, "http://env:2");
     }
 
     #[test]
@@ -138,9 +96,6 @@ mod tests {
         .unwrap();
         let config = load_with_env(&Source::File(path), Vec::new()).unwrap();
         let own = config.tenants[0].upstream(&config.upstream).unwrap();
-        assert_eq!(
-            (own.endpoint.as_str(), own.access_key.as_str()),
-            ("http://own:2", "g")
-        );
+        assert_eq!((own.endpoint.as_str(), own.access_key.as_str()), ("http://own:2", "g"));
     }
 }

@@ -89,10 +89,7 @@ pub struct LogConfig {
 
 impl Default for LogConfig {
     fn default() -> Self {
-        Self {
-            format: LogFormat::Text,
-            level: "info".to_owned(),
-        }
+        Self { format: LogFormat::Text, level: "info".to_owned() }
     }
 }
 
@@ -126,9 +123,7 @@ impl TenantConfig {
     pub fn upstream(&self, global: &UpstreamConfig) -> Result<UpstreamConfig, figment::Error> {
         let base = figment::Figment::from(figment::providers::Serialized::defaults(global));
         match &self.upstream {
-            Some(own) => base
-                .merge(figment::providers::Serialized::defaults(own))
-                .extract(),
+            Some(own) => base.merge(figment::providers::Serialized::defaults(own)).extract(),
             None => Ok(global.clone()),
         }
     }

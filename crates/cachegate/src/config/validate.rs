@@ -22,10 +22,7 @@ pub fn validate(config: &Config) -> Result<(), Vec<String>> {
         if tenant.name.is_empty() {
             problems.push(format!("{at}.name: must not be empty"));
         } else if !names.insert(tenant.name.as_str()) {
-            problems.push(format!(
-                "{at}.name: '{}' is used by another tenant",
-                tenant.name
-            ));
+            problems.push(format!("{at}.name: '{}' is used by another tenant", tenant.name));
         }
         if tenant.buckets.is_empty() {
             problems.push(format!("{at}.buckets: list at least one bucket rule"));
@@ -40,14 +37,9 @@ pub fn validate(config: &Config) -> Result<(), Vec<String>> {
         }
         for (j, pair) in tenant.keys.iter().enumerate() {
             if pair.access_key.is_empty() || pair.secret_key.is_empty() {
-                problems.push(format!(
-                    "{at}.keys[{j}]: access_key and secret_key must both be set"
-                ));
+                problems.push(format!("{at}.keys[{j}]: access_key and secret_key must both be set"));
             } else if !access_keys.insert(pair.access_key.as_str()) {
-                problems.push(format!(
-                    "{at}.keys[{j}].access_key: '{}' is used twice",
-                    pair.access_key
-                ));
+                problems.push(format!("{at}.keys[{j}].access_key: '{}' is used twice", pair.access_key));
             }
         }
         match tenant.upstream(&config.upstream) {
@@ -70,33 +62,17 @@ pub fn validate(config: &Config) -> Result<(), Vec<String>> {
         (None, None) => {}
     }
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&config.log.level) {
-        problems.push(format!(
-            "log.level: '{}' is not a valid filter: {e}",
-            config.log.level
-        ));
+        problems.push(format!("log.level: '{}' is not a valid filter: {e}", config.log.level));
     }
-    if problems.is_empty() {
-        Ok(())
-    } else {
-        Err(problems)
-    }
+    if problems.is_empty() { Ok(()) } else { Err(problems) }
 }
 
-fn check_upstream(
-    at: &str,
-    upstream: &cachegate_upstream::UpstreamConfig,
-    problems: &mut Vec<String>,
-) {
+fn check_upstream(at: &str, upstream: &cachegate_upstream::UpstreamConfig, problems: &mut Vec<String>) {
     if !(upstream.endpoint.starts_with("http://") || upstream.endpoint.starts_with("https://")) {
-        problems.push(format!(
-            "{at}.endpoint: '{}' must start with http:// or https://",
-            upstream.endpoint
-        ));
+        problems.push(format!("{at}.endpoint: '{}' must start with http:// or https://", upstream.endpoint));
     }
     if upstream.access_key.is_empty() || upstream.secret_key.is_empty() {
-        problems.push(format!(
-            "{at}: access_key and secret_key (the gateway's upstream credentials) must be set"
-        ));
+        problems.push(format!("{at}: access_key and secret_key (the gateway's upstream credentials) must be set"));
     }
     if upstream.max_attempts == 0 {
         problems.push(format!("{at}.max_attempts: must be at least 1"));
@@ -104,10 +80,7 @@ fn check_upstream(
     if let Some(path) = &upstream.ca_bundle
         && let Err(e) = std::fs::metadata(path)
     {
-        problems.push(format!(
-            "{at}.ca_bundle: cannot read {}: {e}",
-            path.display()
-        ));
+        problems.push(format!("{at}.ca_bundle: cannot read {}: {e}", path.display()));
     }
 }
 
@@ -123,10 +96,7 @@ mod tests {
         config.tenants.push(TenantConfig {
             name: "a".into(),
             buckets: vec!["a-*".into()],
-            keys: vec![KeyPair {
-                access_key: "k".into(),
-                secret_key: "s".into(),
-            }],
+            keys: vec![KeyPair { access_key: "k".into(), secret_key: "s".into() }],
             upstream: None,
         });
         config
@@ -147,19 +117,13 @@ mod tests {
         let joined = problems.join("\n");
         assert!(joined.contains("tenants[0].buckets[1]:"), "{joined}");
         assert!(joined.contains("tenants[1].name:"), "{joined}");
-        assert!(
-            joined.contains("tenants[1].keys[0].access_key:"),
-            "{joined}"
-        );
+        assert!(joined.contains("tenants[1].keys[0].access_key:"), "{joined}");
         assert!(joined.contains("upstream.endpoint:"), "{joined}");
     }
 
     #[test]
     fn requires_a_tenant() {
-        let config = Config {
-            tenants: Vec::new(),
-            ..valid()
-        };
+        let config = Config { tenants: Vec::new(), ..valid() };
         assert!(validate(&config).unwrap_err()[0].starts_with("tenants:"));
     }
 }

@@ -12,20 +12,11 @@ use std::time::{Duration, Instant};
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 
 /// Tenant `alpha`: buckets `alpha-*`, two key pairs.
-pub const ALPHA: (&str, &str) = (
-    "ALPHAKEY000000000001",
-    "alphasecret0000000000000000000000000001",
-);
+pub const ALPHA: (&str, &str) = ("ALPHAKEY000000000001", "alphasecret0000000000000000000000000001");
 /// Tenant `alpha`'s second (rotated-in) key pair.
-pub const ALPHA_NEXT: (&str, &str) = (
-    "ALPHAKEY000000000002",
-    "alphasecret0000000000000000000000000002",
-);
+pub const ALPHA_NEXT: (&str, &str) = ("ALPHAKEY000000000002", "alphasecret0000000000000000000000000002");
 /// Tenant `beta`: buckets `beta-*`.
-pub const BETA: (&str, &str) = (
-    "BETAKEY0000000000001",
-    "betasecret00000000000000000000000000001",
-);
+pub const BETA: (&str, &str) = ("BETAKEY0000000000001", "betasecret00000000000000000000000000001");
 
 const TENANTS: &str = r#"
 [[tenants]]
@@ -86,13 +77,7 @@ pub fn rgw_client() -> aws_sdk_s3::Client {
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(&rgw.endpoint)
         .region(Region::new("us-east-1"))
-        .credentials_provider(Credentials::new(
-            rgw.access_key,
-            rgw.secret_key,
-            None,
-            None,
-            "test",
-        ))
+        .credentials_provider(Credentials::new(rgw.access_key, rgw.secret_key, None, None, "test"))
         .force_path_style(true)
         .request_checksum_calculation(aws_sdk_s3::config::RequestChecksumCalculation::WhenRequired)
         .build();
@@ -101,21 +86,9 @@ pub fn rgw_client() -> aws_sdk_s3::Client {
 
 /// Creates a bucket named `<prefix>-<unique>` directly on RGW.
 pub async fn fresh_bucket(prefix: &str) -> String {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos();
-    let name = format!(
-        "{prefix}-{:x}-{}",
-        nanos & 0xffff_ffff_ffff,
-        std::process::id()
-    );
-    rgw_client()
-        .create_bucket()
-        .bucket(&name)
-        .send()
-        .await
-        .expect("create bucket on RGW");
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos();
+    let name = format!("{prefix}-{:x}-{}", nanos & 0xffff_ffff_ffff, std::process::id());
+    rgw_client().create_bucket().bucket(&name).send().await.expect("create bucket on RGW");
     name
 }
 
@@ -159,13 +132,7 @@ impl Gateway {
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
             .expect("start cachegate");
-        let gateway = Self {
-            child,
-            s3,
-            admin,
-            log,
-            _dir: dir,
-        };
+        let gateway = Self { child, s3, admin, log, _dir: dir };
         gateway.wait_for("/healthz", 200);
         gateway
     }
@@ -179,10 +146,7 @@ impl Gateway {
             }
             std::thread::sleep(Duration::from_millis(50));
         }
-        panic!(
-            "{path} did not answer {status}; gateway log:\n{}",
-            self.log_text()
-        );
+        panic!("{path} did not answer {status}; gateway log:\n{}", self.log_text());
     }
 
     pub fn endpoint(&self) -> String {
@@ -195,24 +159,13 @@ impl Gateway {
 
     /// GET on the admin listener: status and body.
     pub fn admin_get(&self, path: &str) -> std::io::Result<(u16, String)> {
-        raw_http(
-            self.admin,
-            &format!("GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"),
-        )
+        raw_http(self.admin, &format!("GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"))
     }
 
     /// The value of one Prometheus sample, matched by its exact name and labels text.
     pub fn metric(&self, series: &str) -> f64 {
         let (_, body) = self.admin_get("/metrics").unwrap();
-        body.lines()
-            .find_map(|line| {
-                line.strip_prefix(series)?
-                    .strip_prefix(' ')?
-                    .trim()
-                    .parse()
-                    .ok()
-            })
-            .unwrap_or(0.0)
+        body.lines().find_map(|line| line.strip_prefix(series)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0.0)
     }
 
     /// Resident set size of the gateway process, in bytes.
@@ -248,10 +201,7 @@ impl Drop for Gateway {
 
 /// A port that was free a moment ago.
 pub fn free_port() -> SocketAddr {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
+    TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
 }
 
 /// Sends `request` as it is and reads the whole answer: status and body.
@@ -261,15 +211,8 @@ pub fn raw_http(addr: SocketAddr, request: &str) -> std::io::Result<(u16, String
     stream.write_all(request.as_bytes())?;
     let mut answer = String::new();
     stream.read_to_string(&mut answer)?;
-    let status = answer
-        .split(' ')
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(0);
-    let body = answer
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_owned())
-        .unwrap_or_default();
+    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
     Ok((status, body))
 }
 
@@ -282,21 +225,11 @@ where
 {
     let err = result.expect_err("the call should have failed");
     let status = err.raw_response().map_or(0, |r| r.status().as_u16());
-    let code = err
-        .as_service_error()
-        .and_then(|e| e.code())
-        .unwrap_or_default()
-        .to_owned();
+    let code = err.as_service_error().and_then(|e| e.code()).unwrap_or_default().to_owned();
     (status, code)
 }
 
 /// The whole body of a GetObject answer.
 pub async fn body_of(output: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
-    output
-        .body
-        .collect()
-        .await
-        .expect("read body")
-        .into_bytes()
-        .to_vec()
+    output.body.collect().await.expect("read body").into_bytes().to_vec()
 }

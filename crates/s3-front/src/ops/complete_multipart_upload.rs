@@ -16,11 +16,8 @@ pub(crate) async fn complete_multipart_upload(
     let upstream = Upstream::of(&req)?;
     let input = req.input;
     let (bucket, key) = (input.bucket.clone(), input.key.clone());
-    let sse = (
-        input.sse_customer_algorithm.clone(),
-        input.sse_customer_key.clone(),
-        input.sse_customer_key_md5.clone(),
-    );
+    let sse =
+        (input.sse_customer_algorithm.clone(), input.sse_customer_key.clone(), input.sse_customer_key_md5.clone());
     let mut output = upstream
         .client(&req.method)
         .complete_multipart_upload()
@@ -46,11 +43,7 @@ pub(crate) async fn complete_multipart_upload(
         .await
         .map_err(|e| client_facing(from_sdk(e), &upstream, None))?;
 
-    if output
-        .e_tag
-        .as_deref()
-        .is_none_or(|etag| etag.trim_matches('"').is_empty())
-    {
+    if output.e_tag.as_deref().is_none_or(|etag| etag.trim_matches('"').is_empty()) {
         let head = upstream
             .client(&http::Method::HEAD)
             .head_object()

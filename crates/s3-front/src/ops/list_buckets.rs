@@ -8,20 +8,11 @@ use crate::upstream_error::client_facing;
 
 /// ListBuckets through the tenant's upstream, showing only the tenant's buckets
 /// (tenants usually share one upstream identity that owns every bucket).
-pub(crate) async fn list_buckets(
-    req: S3Request<ListBucketsInput>,
-) -> S3Result<S3Response<ListBucketsOutput>> {
-    let tenant = Arc::clone(
-        req.extensions
-            .get::<Arc<Tenant>>()
-            .ok_or_else(|| s3_error!(AccessDenied))?,
-    );
+pub(crate) async fn list_buckets(req: S3Request<ListBucketsInput>) -> S3Result<S3Response<ListBucketsOutput>> {
+    let tenant = Arc::clone(req.extensions.get::<Arc<Tenant>>().ok_or_else(|| s3_error!(AccessDenied))?);
     let upstream = &tenant.upstream;
-    let mut response = upstream
-        .proxy(&req.method)
-        .list_buckets(req)
-        .await
-        .map_err(|e| client_facing(e, upstream, None))?;
+    let mut response =
+        upstream.proxy(&req.method).list_buckets(req).await.map_err(|e| client_facing(e, upstream, None))?;
     if let Some(buckets) = response.output.buckets.as_mut() {
         buckets.retain(|b| b.name.as_deref().is_some_and(|name| tenant.may_use(name)));
     }
