@@ -88,19 +88,12 @@ CONF=$DATA_DIR/ceph.conf
 RUN=$DATA_DIR/run
 C=(-c "$CONF")
 ENV_FILE=$DATA_DIR/s3.env
+# shellcheck source=tests/rgw/daemons.sh
+source "$(dirname "${BASH_SOURCE[0]}")/daemons.sh"
 # one start/stop at a time per data dir
 exec 9>"$DATA_DIR/.lock"
 flock -w 120 9 || die "another start/stop holds $DATA_DIR/.lock"
 
-# pid recorded in run/NAME.pid, alive, and really a ceph daemon of THIS data dir?
-our_pid() {
-    local f=$RUN/$1.pid pid
-    [[ -s $f ]] || return 1
-    pid=$(tr -cd '0-9' < "$f"); [[ -n $pid ]] || return 1
-    [[ -r /proc/$pid/cmdline ]] || return 1
-    tr '\0' ' ' < /proc/$pid/cmdline | grep -qF -- "$CONF" || return 1
-    echo "$pid"
-}
 # any live process started with THIS conf file and the daemon's binary (covers the
 # moment between fork and pid-file write); used only to detect liveness, never to kill
 daemon_alive() {
@@ -113,8 +106,6 @@ daemon_alive() {
     done
     return 1
 }
-# PID fully gone (or a zombie)? (cmdline empties before sockets are closed)
-gone() { local st; st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 0; [[ -z $st || $st == Z ]]; }
 # signal the recorded daemons (rgw, osd, mon order) and wait for them to go
 kill_recorded() {
     local n p i

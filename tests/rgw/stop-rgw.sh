@@ -22,21 +22,11 @@ if [[ ! -f $DATA_DIR/.cachegate-rgw ]]; then
     exit 1
 fi
 
+# shellcheck source=tests/rgw/daemons.sh
+source "$(dirname "${BASH_SOURCE[0]}")/daemons.sh"
 exec 9>"$DATA_DIR/.lock"
 flock -w 120 9 || { echo "stop-rgw: another start/stop holds $DATA_DIR/.lock" >&2; exit 1; }
 
-our_pid() {
-    local f=$RUN/$1.pid pid
-    [[ -s $f ]] || return 1
-    pid=$(tr -cd '0-9' < "$f"); [[ -n $pid ]] || return 1
-    [[ -r /proc/$pid/cmdline ]] || return 1
-    tr '\0' ' ' < /proc/$pid/cmdline | grep -qF -- "$CONF" || return 1
-    echo "$pid"
-}
-
-# PID fully gone (or a zombie)? /proc/PID/cmdline empties before the process has
-# closed its sockets, so wait on the process state, not on our_pid alone.
-gone() { local st; st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -d' ' -f1) || return 0; [[ -z $st || $st == Z ]]; }
 
 rc=0
 for n in rgw osd mon; do          # reverse start order

@@ -5,7 +5,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures::Stream;
 use s3s::checksum::ChecksumHasher;
-use s3s::crypto::Checksum as _;
+use s3s::crypto::{Checksum as _, Crc32, Crc32c, Crc64Nvme, Sha1, Sha256};
 use s3s::dto::{Checksum, PutObjectInput, StreamingBlob, UploadPartInput};
 use s3s::stream::{ByteStream, RemainingLength};
 use s3s::{S3Error, S3ErrorCode, S3Request, StdError, TrailingHeaders};
@@ -21,21 +21,33 @@ pub(crate) trait ClientUpload {
     fn strip_chunked_encoding(&mut self) {}
 }
 
-impl ClientUpload for PutObjectInput {
-    fn body_mut(&mut self) -> &mut Option<StreamingBlob> {
-        &mut self.body
-    }
+/// Implements [`ClientUpload`] for an input type with `body` and `checksum_*` fields,
+/// plus any further methods given.
+macro_rules! client_upload {
+    ($input:ty $(, $extra:item)*) => {
+        impl ClientUpload for $input {
+            fn body_mut(&mut self) -> &mut Option<StreamingBlob> {
+                &mut self.body
+            }
 
-    fn declared_checksums(&self) -> Checksum {
-        checksums([
-            &self.checksum_crc32,
-            &self.checksum_crc32c,
-            &self.checksum_crc64nvme,
-            &self.checksum_sha1,
-            &self.checksum_sha256,
-        ])
-    }
+            fn declared_checksums(&self) -> Checksum {
+                checksums([
+                    &self.checksum_crc32,
+                    &self.checksum_crc32c,
+                    &self.checksum_crc64nvme,
+                    &self.checksum_sha1,
+                    &self.checksum_sha256,
+                ])
+            }
 
+            $($extra)*
+        }
+    };
+}
+
+client_upload!(UploadPartInput);
+client_upload!(
+    PutObjectInput,
     fn strip_chunked_encoding(&mut self) {
         self.content_encoding = self.content_encoding.take().and_then(|encoding| {
             let rest: Vec<&str> =
@@ -43,23 +55,7 @@ impl ClientUpload for PutObjectInput {
             (!rest.is_empty()).then(|| rest.join(","))
         });
     }
-}
-
-impl ClientUpload for UploadPartInput {
-    fn body_mut(&mut self) -> &mut Option<StreamingBlob> {
-        &mut self.body
-    }
-
-    fn declared_checksums(&self) -> Checksum {
-        checksums([
-            &self.checksum_crc32,
-            &self.checksum_crc32c,
-            &self.checksum_crc64nvme,
-            &self.checksum_sha1,
-            &self.checksum_sha256,
-        ])
-    }
-}
+);
 
 /// A [`Checksum`] from the five `x-amz-checksum-*` values, in the order of [`ALGORITHMS`].
 fn checksums([crc32, crc32c, crc64nvme, sha1, sha256]: [&Option<String>; 5]) -> Checksum {
@@ -153,36 +149,46 @@ struct Expected {
     trailers: Option<TrailingHeaders>,
 }
 
-/// The S3 checksum names, with the field of [`Checksum`] each one fills.
-const ALGORITHMS: [(&str, fn(&Checksum) -> &Option<String>); 5] = [
-    ("x-amz-checksum-crc32", |c| &c.checksum_crc32),
-    ("x-amz-checksum-crc32c", |c| &c.checksum_crc32c),
-    ("x-amz-checksum-crc64nvme", |c| &c.checksum_crc64nvme),
-    ("x-amz-checksum-sha1", |c| &c.checksum_sha1),
-    ("x-amz-checksum-sha256", |c| &c.checksum_sha256),
+/// One S3 checksum algorithm: its header name, its field of [`Checksum`], and how to
+/// switch it on in a [`ChecksumHasher`].
+struct Algorithm {
+    name: &'static str,
+    field: fn(&Checksum) -> &Option<String>,
+    enable: fn(&mut ChecksumHasher),
+}
+
+const ALGORITHMS: [Algorithm; 5] = [
+    Algorithm { name: "x-amz-checksum-crc32", field: |c| &c.checksum_crc32, enable: |h| h.crc32 = Some(Crc32::new()) },
+    Algorithm {
+        name: "x-amz-checksum-crc32c",
+        field: |c| &c.checksum_crc32c,
+        enable: |h| h.crc32c = Some(Crc32c::new()),
+    },
+    Algorithm {
+        name: "x-amz-checksum-crc64nvme",
+        field: |c| &c.checksum_crc64nvme,
+        enable: |h| h.crc64nvme = Some(Crc64Nvme::new()),
+    },
+    Algorithm { name: "x-amz-checksum-sha1", field: |c| &c.checksum_sha1, enable: |h| h.sha1 = Some(Sha1::new()) },
+    Algorithm {
+        name: "x-amz-checksum-sha256",
+        field: |c| &c.checksum_sha256,
+        enable: |h| h.sha256 = Some(Sha256::new()),
+    },
 ];
 
 impl Expected {
-    fn wants(&self, name: &str, field: fn(&Checksum) -> &Option<String>) -> bool {
-        field(&self.declared).is_some() || self.announced.iter().any(|a| a == name)
+    fn wants(&self, algorithm: &Algorithm) -> bool {
+        (algorithm.field)(&self.declared).is_some() || self.announced.iter().any(|a| a == algorithm.name)
     }
 
     /// A hasher for the algorithms to verify, or `None` when there are none.
     fn hasher(&self) -> Option<ChecksumHasher> {
         let mut hasher = ChecksumHasher::default();
         let mut any = false;
-        for (name, field) in ALGORITHMS {
-            if !self.wants(name, field) {
-                continue;
-            }
+        for algorithm in ALGORITHMS.iter().filter(|a| self.wants(a)) {
+            (algorithm.enable)(&mut hasher);
             any = true;
-            match name {
-                "x-amz-checksum-crc32" => hasher.crc32 = Some(s3s::crypto::Crc32::new()),
-                "x-amz-checksum-crc32c" => hasher.crc32c = Some(s3s::crypto::Crc32c::new()),
-                "x-amz-checksum-crc64nvme" => hasher.crc64nvme = Some(s3s::crypto::Crc64Nvme::new()),
-                "x-amz-checksum-sha1" => hasher.sha1 = Some(s3s::crypto::Sha1::new()),
-                _ => hasher.sha256 = Some(s3s::crypto::Sha256::new()),
-            }
         }
         any.then_some(hasher)
     }
@@ -190,10 +196,8 @@ impl Expected {
     /// Compares what was computed with what the client declared or sent as trailers.
     fn verify(&self, computed: &Checksum) -> Result<(), String> {
         let trailers = self.trailers.as_ref().and_then(TrailingHeaders::take);
-        for (name, field) in ALGORITHMS {
-            if !self.wants(name, field) {
-                continue;
-            }
+        for algorithm in ALGORITHMS.iter().filter(|a| self.wants(a)) {
+            let (name, field) = (algorithm.name, algorithm.field);
             let trailer = trailers.as_ref().and_then(|t| t.get(name)).and_then(|v| v.to_str().ok());
             let Some(expected) = field(&self.declared).as_deref().or(trailer) else {
                 return Err(format!("{CHECKSUM_MISMATCH}: trailer {name} was announced but not sent"));

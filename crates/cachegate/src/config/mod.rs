@@ -120,10 +120,10 @@ pub struct TenantConfig {
 
 impl TenantConfig {
     /// The upstream this tenant uses: `global` with the tenant's own keys on top.
-    pub fn upstream(&self, global: &UpstreamConfig) -> Result<UpstreamConfig, figment::Error> {
+    pub fn upstream(&self, global: &UpstreamConfig) -> Result<UpstreamConfig, Box<figment::Error>> {
         let base = figment::Figment::from(figment::providers::Serialized::defaults(global));
         match &self.upstream {
-            Some(own) => base.merge(figment::providers::Serialized::defaults(own)).extract(),
+            Some(own) => base.merge(figment::providers::Serialized::defaults(own)).extract().map_err(Box::new),
             None => Ok(global.clone()),
         }
     }

@@ -18,24 +18,17 @@ pub const ALPHA_NEXT: (&str, &str) = ("ALPHAKEY000000000002", "alphasecret000000
 /// Tenant `beta`: buckets `beta-*`.
 pub const BETA: (&str, &str) = ("BETAKEY0000000000001", "betasecret00000000000000000000000000001");
 
-const TENANTS: &str = r#"
-[[tenants]]
-name = "alpha"
-buckets = ["alpha-*"]
-[[tenants.keys]]
-access_key = "ALPHAKEY000000000001"
-secret_key = "alphasecret0000000000000000000000000001"
-[[tenants.keys]]
-access_key = "ALPHAKEY000000000002"
-secret_key = "alphasecret0000000000000000000000000002"
-
-[[tenants]]
-name = "beta"
-buckets = ["beta-*"]
-[[tenants.keys]]
-access_key = "BETAKEY0000000000001"
-secret_key = "betasecret00000000000000000000000000001"
-"#;
+/// The tenants of every test gateway, built from the key constants above.
+fn tenants_toml() -> String {
+    let tenant = |name: &str, buckets: &str, keys: &[(&str, &str)]| {
+        let keys: String = keys
+            .iter()
+            .map(|(a, s)| format!("[[tenants.keys]]\naccess_key = \"{a}\"\nsecret_key = \"{s}\"\n"))
+            .collect();
+        format!("[[tenants]]\nname = \"{name}\"\nbuckets = [\"{buckets}\"]\n{keys}")
+    };
+    tenant("alpha", "alpha-*", &[ALPHA, ALPHA_NEXT]) + &tenant("beta", "beta-*", &[BETA])
+}
 
 /// The RGW the tests run against.
 pub struct Rgw {
@@ -118,8 +111,10 @@ impl Gateway {
             "listen = \"{s3}\"\nadmin_listen = \"{admin}\"\nreadiness_interval = \"1s\"\n{extra}\n\
              [log]\nformat = \"json\"\n\
              [upstream]\nendpoint = \"{upstream_endpoint}\"\naccess_key = \"{}\"\nsecret_key = \"{}\"\n\
-             connect_timeout = \"1s\"\nmax_attempts = 1\n{TENANTS}",
-            rgw.access_key, rgw.secret_key
+             connect_timeout = \"1s\"\nmax_attempts = 1\n{}",
+            rgw.access_key,
+            rgw.secret_key,
+            tenants_toml()
         );
         let config_path = dir.path().join("cachegate.toml");
         std::fs::write(&config_path, config).unwrap();
