@@ -176,3 +176,24 @@ async fn listing_paginates_like_occ() {
     }
     assert_eq!(keys, (0..5).map(|i| format!("urn:oid:{i}")).collect::<Vec<_>>());
 }
+
+#[tokio::test]
+async fn download_abandoned_early_is_logged_and_harmless() {
+    let gateway = Gateway::start();
+    let bucket = fresh_bucket("alpha").await;
+    let s3 = gateway.client(ALPHA);
+    let object = vec![7u8; 8 << 20];
+    s3.put_object().bucket(&bucket).key("large").body(ByteStream::from(object)).send().await.unwrap();
+    // Nextcloud reads `bytes=0-` and closes the connection once it has what it needs
+    let mut partial = s3.get_object().bucket(&bucket).key("large").range("bytes=0-").send().await.unwrap();
+    let first = partial.body.try_next().await.unwrap().unwrap();
+    assert!(!first.is_empty());
+    drop(partial);
+    let head = s3.head_object().bucket(&bucket).key("large").send().await.unwrap();
+    assert_eq!(head.content_length(), Some(8 << 20));
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let abandoned = gateway.log_text().lines().any(|l| {
+        l.contains("\"operation\":\"GetObject\"") && l.contains("\"status\":206") && l.contains("\"complete\":false")
+    });
+    assert!(abandoned, "no access-log line for the abandoned download");
+}
