@@ -1,0 +1,99 @@
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde::{Deserialize, Serialize};
+
+use crate::CacheKey;
+
+/// What the gateway needs to answer a GET or HEAD without the upstream.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ObjectMeta {
+    /// Object size in bytes.
+    pub size: u64,
+    /// The upstream's ETag, with its quotes.
+    pub etag: String,
+    /// Last-Modified, in seconds since the Unix epoch.
+    pub last_modified: Option<i64>,
+    /// `Content-Type`.
+    pub content_type: Option<String>,
+    /// `Content-Encoding`.
+    pub content_encoding: Option<String>,
+    /// `Content-Disposition`.
+    pub content_disposition: Option<String>,
+    /// `Content-Language`.
+    pub content_language: Option<String>,
+    /// `Cache-Control`.
+    pub cache_control: Option<String>,
+    /// `Expires`, in seconds since the Unix epoch.
+    pub expires: Option<i64>,
+    /// User metadata (`x-amz-meta-*` without the prefix).
+    pub metadata: BTreeMap<String, String>,
+    /// `x-amz-checksum-*` values by algorithm name (`crc32`, `sha256`, …).
+    pub checksums: BTreeMap<String, String>,
+    /// The version the upstream served.
+    pub version_id: Option<String>,
+    /// The storage class the upstream reported.
+    pub storage_class: Option<String>,
+}
+
+/// The record written beside a data file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct EntryRecord {
+    pub(crate) format: u32,
+    pub(crate) key: CacheKey,
+    pub(crate) object: ObjectMeta,
+    pub(crate) stored_at_ms: u64,
+    pub(crate) block_size: u64,
+    pub(crate) block_crcs: Vec<u32>,
+}
+
+/// Version of [`EntryRecord`]'s layout; records of another version are discarded on start.
+pub(crate) const RECORD_FORMAT: u32 = 1;
+
+/// A complete cache entry.
+#[derive(Debug)]
+pub struct Entry {
+    pub(crate) record: EntryRecord,
+    /// Path of the entry's files without their extension.
+    pub(crate) stem: PathBuf,
+    /// When the upstream last confirmed this entry (stored or revalidated), in ms since the epoch.
+    validated_ms: AtomicU64,
+}
+
+impl Entry {
+    pub(crate) fn new(record: EntryRecord, stem: PathBuf) -> Self {
+        let validated_ms = AtomicU64::new(record.stored_at_ms);
+        Self { record, stem, validated_ms }
+    }
+
+    /// The cached object's metadata.
+    pub fn object(&self) -> &ObjectMeta {
+        &self.record.object
+    }
+
+    /// The key it was stored under.
+    pub fn key(&self) -> &CacheKey {
+        &self.record.key
+    }
+
+    /// Time since the upstream last confirmed this entry.
+    pub fn age(&self) -> Duration {
+        let validated = UNIX_EPOCH + Duration::from_millis(self.validated_ms.load(Ordering::Relaxed));
+        SystemTime::now().duration_since(validated).unwrap_or_default()
+    }
+
+    /// Records that the upstream just confirmed this entry (a 304 to a revalidation).
+    pub fn revalidated(&self) {
+        self.validated_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    pub(crate) fn data_path(&self) -> PathBuf {
+        self.stem.with_extension("data")
+    }
+}
+
+pub(crate) fn now_ms() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}

@@ -1,0 +1,127 @@
+use std::fs::File;
+use std::io;
+use std::ops::Range;
+use std::os::unix::fs::FileExt;
+use std::sync::Arc;
+
+use bytes::{Bytes, BytesMut};
+use futures::Stream;
+use tokio::sync::watch;
+
+use crate::block::{BLOCK_SIZE, block_crc};
+use crate::fill::FillState;
+use crate::{Entry, Fill};
+
+/// Where a cached read comes from: a complete entry, or a fill still being written.
+#[derive(Debug, Clone)]
+pub enum Source {
+    /// A complete entry: every block is checked against its CRC32C before it is served.
+    Entry(Arc<Entry>),
+    /// A growing file: bytes are served as the writer reports them.
+    Fill(Arc<Fill>),
+}
+
+/// Why a cached read stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    /// A block's bytes do not match its checksum: the entry must be purged.
+    #[error("cache block {block} does not match its checksum")]
+    Corrupt {
+        /// The block index.
+        block: u64,
+    },
+    /// The fill failed before this offset was written: the rest must come from upstream.
+    #[error("the cache fill stopped before byte {0}")]
+    FillFailed(u64),
+    /// The file could not be read.
+    #[error("cache read: {0}")]
+    Io(#[from] io::Error),
+}
+
+/// The bytes of `range` from `source`, in chunks of at most one block.
+pub fn read(source: Source, range: Range<u64>) -> impl Stream<Item = Result<Bytes, ReadError>> + Send + 'static {
+    let state = ReadState { source, next: range.start, end: range.end, file: None, progress: None };
+    futures::stream::try_unfold(state, |mut state| async move {
+        if state.next >= state.end {
+            return Ok(None);
+        }
+        let chunk = state.next_chunk().await?;
+        state.next += chunk.len() as u64;
+        Ok(Some((chunk, state)))
+    })
+}
+
+struct ReadState {
+    source: Source,
+    next: u64,
+    end: u64,
+    file: Option<Arc<File>>,
+    progress: Option<watch::Receiver<FillState>>,
+}
+
+impl ReadState {
+    async fn next_chunk(&mut self) -> Result<Bytes, ReadError> {
+        match self.source.clone() {
+            Source::Entry(entry) => self.entry_chunk(&entry).await,
+            Source::Fill(fill) => self.fill_chunk(&fill).await,
+        }
+    }
+
+    /// Reads the whole block holding `next`, checks it, and returns its requested part.
+    async fn entry_chunk(&mut self, entry: &Entry) -> Result<Bytes, ReadError> {
+        let file = match &self.file {
+            Some(file) => Arc::clone(file),
+            None => {
+                let path = entry.data_path();
+                let file =
+                    Arc::new(tokio::task::spawn_blocking(move || File::open(path)).await.map_err(io::Error::other)??);
+                self.file = Some(Arc::clone(&file));
+                file
+            }
+        };
+        let size = entry.object().size;
+        let block = self.next / BLOCK_SIZE;
+        let block_start = block * BLOCK_SIZE;
+        let block_len = BLOCK_SIZE.min(size - block_start);
+        let data = read_at(file, block_start, block_len).await?;
+        let expected = entry.record.block_crcs.get(usize::try_from(block).unwrap_or(usize::MAX));
+        if expected != Some(&block_crc(&data)) {
+            return Err(ReadError::Corrupt { block });
+        }
+        let from = usize::try_from(self.next - block_start).unwrap_or(usize::MAX);
+        let to = usize::try_from(self.end.min(block_start + block_len) - block_start).unwrap_or(usize::MAX);
+        Ok(data.slice(from..to))
+    }
+
+    /// Waits until the writer is past `next`, then reads what is there (up to a block).
+    async fn fill_chunk(&mut self, fill: &Fill) -> Result<Bytes, ReadError> {
+        let started = fill.started().ok_or(ReadError::FillFailed(self.next))?;
+        let progress = self.progress.get_or_insert_with(|| fill.subscribe());
+        let next = self.next;
+        let size = started.object.size;
+        let state = *progress
+            .wait_for(|s| match s {
+                FillState::Writing(written) => *written > next,
+                _ => true,
+            })
+            .await
+            .map_err(|_| ReadError::FillFailed(next))?;
+        let available = match state {
+            FillState::Writing(written) => written,
+            FillState::Complete => size,
+            FillState::Pending | FillState::Failed => return Err(ReadError::FillFailed(next)),
+        };
+        let len = (available.min(self.end) - next).min(BLOCK_SIZE);
+        Ok(read_at(Arc::clone(&started.file), next, len).await?)
+    }
+}
+
+async fn read_at(file: Arc<File>, offset: u64, len: u64) -> io::Result<Bytes> {
+    tokio::task::spawn_blocking(move || {
+        let mut buf = BytesMut::zeroed(usize::try_from(len).map_err(io::Error::other)?);
+        file.read_exact_at(&mut buf, offset)?;
+        Ok(buf.freeze())
+    })
+    .await
+    .map_err(io::Error::other)?
+}

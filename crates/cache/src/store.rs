@@ -1,0 +1,455 @@
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use futures::{Stream, StreamExt};
+use globset::{Glob, GlobSet, GlobSetBuilder};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tracing::{info, warn};
+
+use crate::block::{BLOCK_SIZE, BlockHasher};
+use crate::fill::FillState;
+use crate::index::Index;
+use crate::key::EntryId;
+use crate::layout::{Layout, tmp};
+use crate::meta::{EntryRecord, RECORD_FORMAT, now_ms};
+use crate::{CacheConfig, CacheError, CacheKey, Entry, Fill, ObjectMeta};
+
+/// The disk cache: index, files and fills in progress.
+pub struct CacheStore {
+    layout: Layout,
+    index: Index,
+    fills: Mutex<HashMap<EntryId, Arc<Fill>>>,
+    fill_slots: Arc<Semaphore>,
+    requests: moka::sync::Cache<EntryId, u32>,
+    include: Option<GlobSet>,
+    exclude: GlobSet,
+    min_hits: u32,
+    max_object_size: u64,
+    nonce: AtomicU64,
+}
+
+/// The answer to [`CacheStore::begin`].
+pub enum Lookup {
+    /// A complete entry.
+    Hit(Arc<Entry>),
+    /// Another request is filling this object: stream from its fill.
+    Join(Arc<Fill>),
+    /// Nobody has it: fetch it from the upstream and hand the answer to the lease.
+    Lead(FillLease),
+    /// Not to be cached (excluded, not requested often enough, or no fill slot free).
+    Bypass,
+}
+
+/// The right, and duty, to fill one object: [`FillLease::start`] with the upstream's
+/// answer, or drop it so that the readers waiting on the fill fetch for themselves.
+pub struct FillLease {
+    store: Arc<CacheStore>,
+    id: EntryId,
+    fill: Arc<Fill>,
+    permit: Option<OwnedSemaphorePermit>,
+}
+
+impl CacheStore {
+    /// Opens the cache of `config`, re-indexing what an earlier run left complete;
+    /// `None` when no `dir` is configured.
+    pub fn open(config: &CacheConfig) -> Result<Option<Arc<Self>>, CacheError> {
+        let Some(dir) = &config.dir else { return Ok(None) };
+        let dir_error = |source| CacheError::Dir { path: dir.clone(), source };
+        std::fs::create_dir_all(dir).map_err(dir_error)?;
+        let capacity = config.max_size.bytes(filesystem_size(dir).map_err(dir_error)?);
+        let layout = Layout::new(dir.clone());
+        let store = Self {
+            index: Index::new(capacity),
+            fills: Mutex::new(HashMap::new()),
+            fill_slots: Arc::new(Semaphore::new(config.max_fills.max(1))),
+            requests: moka::sync::Cache::builder()
+                .max_capacity(100_000)
+                .time_to_idle(Duration::from_secs(3600))
+                .build(),
+            include: (!config.include.is_empty()).then(|| globs(&config.include)).transpose()?,
+            exclude: globs(&config.exclude)?,
+            min_hits: config.min_hits.max(1),
+            max_object_size: config.max_object_size.bytes(capacity),
+            nonce: AtomicU64::new(now_ms()),
+            layout,
+        };
+        let entries = store.layout.scan().map_err(dir_error)?;
+        let found = entries.len();
+        for entry in entries {
+            store.index.insert(entry.key().id(), Arc::new(entry));
+        }
+        store.index.settle();
+        let (bytes, objects) = store.index.totals();
+        info!(dir = %dir.display(), capacity, found, objects, bytes, "cache opened");
+        Ok(Some(Arc::new(store)))
+    }
+
+    /// The complete entry of `key`, if any.
+    pub fn get(&self, key: &CacheKey) -> Option<Arc<Entry>> {
+        self.index.get(&key.id())
+    }
+
+    /// Finds `key` in the cache, joins its fill, or makes the caller the one to fill it.
+    pub fn begin(self: &Arc<Self>, key: &CacheKey) -> Lookup {
+        let id = key.id();
+        if let Some(entry) = self.index.get(&id) {
+            return Lookup::Hit(entry);
+        }
+        if !self.admits_key(&key.key) {
+            return Lookup::Bypass;
+        }
+        let mut fills = self.fills.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(fill) = fills.get(&id) {
+            return Lookup::Join(Arc::clone(fill));
+        }
+        if !self.requested_enough(id) {
+            return Lookup::Bypass;
+        }
+        let Ok(permit) = Arc::clone(&self.fill_slots).try_acquire_owned() else {
+            return Lookup::Bypass;
+        };
+        let fill = Arc::new(Fill::new(key.clone()));
+        fills.insert(id, Arc::clone(&fill));
+        metrics::gauge!("cachegate_cache_fills_in_flight").increment(1.0);
+        Lookup::Lead(FillLease { store: Arc::clone(self), id, fill, permit: Some(permit) })
+    }
+
+    /// Forgets `key`: its entry is deleted and a fill in progress is never stored.
+    /// Called before a write is forwarded and again after the upstream answered it.
+    pub fn invalidate(&self, key: &CacheKey) {
+        let id = key.id();
+        if let Some(fill) = self.fills.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&id) {
+            fill.discard();
+        }
+        self.index.remove(&id);
+    }
+
+    /// Drops every entry and fill of `bucket` on `upstream` (DeleteBucket).
+    pub fn invalidate_bucket(&self, upstream: &str, bucket: &str) {
+        let (upstream, bucket) = (upstream.to_owned(), bucket.to_owned());
+        let matches = move |key: &CacheKey| key.upstream == upstream && key.bucket == bucket;
+        self.fills.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|_, fill| {
+            let keep = !matches(&fill.key);
+            if !keep {
+                fill.discard();
+            }
+            keep
+        });
+        let doomed = matches.clone();
+        self.index.remove_if(move |entry| doomed(entry.key()));
+    }
+
+    /// Deletes an entry found corrupt.
+    pub fn purge(&self, entry: &Entry) {
+        metrics::counter!("cachegate_cache_integrity_failures_total").increment(1);
+        warn!(bucket = %entry.key().bucket, key = %entry.key().key, "cache entry failed its checksum: purged");
+        self.index.remove(&entry.key().id());
+    }
+
+    /// Whether an object of `size` bytes may be cached.
+    pub fn admits_size(&self, size: u64) -> bool {
+        size <= self.max_object_size
+    }
+
+    fn admits_key(&self, key: &str) -> bool {
+        self.include.as_ref().is_none_or(|set| set.is_match(key)) && !self.exclude.is_match(key)
+    }
+
+    fn requested_enough(&self, id: EntryId) -> bool {
+        if self.min_hits <= 1 {
+            return true;
+        }
+        let seen = self.requests.get(&id).unwrap_or(0) + 1;
+        self.requests.insert(id, seen);
+        seen >= self.min_hits
+    }
+
+    fn release(&self, id: EntryId, fill: &Arc<Fill>) {
+        let mut fills = self.fills.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if fills.get(&id).is_some_and(|f| Arc::ptr_eq(f, fill)) {
+            fills.remove(&id);
+        }
+        metrics::gauge!("cachegate_cache_fills_in_flight").decrement(1.0);
+    }
+}
+
+impl FillLease {
+    /// Starts writing `body` (the whole object described by `object`) into the cache in
+    /// the background, and returns the fill to read it from; `None` when the cache
+    /// cannot take it (too large, disk error): the caller serves the body itself.
+    pub fn start<S, E>(mut self, object: ObjectMeta, body: S) -> Result<Arc<Fill>, S>
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        if !self.store.admits_size(object.size) {
+            return Err(body);
+        }
+        let nonce = self.store.nonce.fetch_add(1, Ordering::Relaxed);
+        let created = self.store.layout.new_stem(self.id, nonce).and_then(|stem| {
+            let file = OpenOptions::new().create_new(true).read(true).write(true).open(tmp(&stem, "data"))?;
+            Ok((stem, file))
+        });
+        let (stem, file) = match created {
+            Ok(created) => created,
+            Err(e) => {
+                metrics::counter!("cachegate_cache_errors_total", "kind" => "write").increment(1);
+                warn!(dir = %self.store.layout.dir().display(), error = %e, "cache cannot write: serving uncached");
+                return Err(body);
+            }
+        };
+        let file = Arc::new(file);
+        self.fill.start(object, Arc::clone(&file));
+        let fill = Arc::clone(&self.fill);
+        let permit = self.permit.take();
+        tokio::spawn(async move {
+            let state = self.write(&stem, &file, body).await;
+            self.fill.finish(state);
+            drop(permit);
+        });
+        Ok(fill)
+    }
+
+    /// Copies `body` into the file and commits the entry; the final state of the fill.
+    async fn write<S, E>(&self, stem: &Path, file: &Arc<File>, mut body: S) -> FillState
+    where
+        S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
+        E: std::fmt::Display + Send + 'static,
+    {
+        let Some(started) = self.fill.started() else { return FillState::Failed };
+        let size = started.object.size;
+        let mut hasher = BlockHasher::new();
+        let mut written = 0u64;
+        while let Some(chunk) = body.next().await {
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(e) => return self.fail(stem, &format!("upstream body failed: {e}")),
+            };
+            hasher.update(&chunk);
+            let len = chunk.len() as u64;
+            let file = Arc::clone(file);
+            let wrote = tokio::task::spawn_blocking(move || (&*file).write_all(&chunk)).await;
+            if let Err(e) = wrote.map_err(std::io::Error::other).and_then(|r| r) {
+                metrics::counter!("cachegate_cache_errors_total", "kind" => "write").increment(1);
+                return self.fail(stem, &format!("cache write failed: {e}"));
+            }
+            written += len;
+            self.fill.advance(written);
+        }
+        if written != size {
+            return self.fail(stem, &format!("upstream body ended at {written} of {size} bytes"));
+        }
+        if self.fill.is_discarded() {
+            Layout::remove(stem);
+            return FillState::Complete;
+        }
+        let record = EntryRecord {
+            format: RECORD_FORMAT,
+            key: self.fill.key.clone(),
+            object: started.object.clone(),
+            stored_at_ms: now_ms(),
+            block_size: BLOCK_SIZE,
+            block_crcs: hasher.finish(),
+        };
+        let commit_stem = stem.to_owned();
+        let committed =
+            tokio::task::spawn_blocking(move || Layout::commit(&commit_stem, &record).map(|()| record)).await;
+        match committed.map_err(std::io::Error::other).and_then(|r| r) {
+            Ok(record) if !self.fill.is_discarded() => {
+                self.store.index.insert(self.id, Arc::new(Entry::new(record, stem.to_owned())));
+            }
+            Ok(_) => Layout::remove(stem),
+            Err(e) => {
+                metrics::counter!("cachegate_cache_errors_total", "kind" => "write").increment(1);
+                warn!(error = %e, "cache entry not stored");
+                Layout::remove(stem);
+            }
+        }
+        FillState::Complete
+    }
+
+    fn fail(&self, stem: &Path, reason: &str) -> FillState {
+        warn!(bucket = %self.fill.key.bucket, key = %self.fill.key.key, reason, "cache fill dropped");
+        Layout::remove(stem);
+        FillState::Failed
+    }
+}
+
+impl Drop for FillLease {
+    fn drop(&mut self) {
+        if self.fill.started().is_none() {
+            self.fill.finish(FillState::Failed);
+        }
+        self.store.release(self.id, &self.fill);
+    }
+}
+
+fn globs(patterns: &[String]) -> Result<GlobSet, CacheError> {
+    let mut set = GlobSetBuilder::new();
+    for pattern in patterns {
+        let glob = Glob::new(pattern)
+            .map_err(|e| CacheError::Pattern { pattern: pattern.clone(), reason: e.kind().to_string() })?;
+        set.add(glob);
+    }
+    set.build().map_err(|e| CacheError::Pattern { pattern: patterns.join(", "), reason: e.to_string() })
+}
+
+fn filesystem_size(dir: &Path) -> std::io::Result<u64> {
+    let stats = rustix::fs::statvfs(dir)?;
+    Ok(stats.f_blocks.saturating_mul(stats.f_frsize))
+}
+
+#[cfg(test)]
+mod tests {
+    use futures::TryStreamExt;
+
+    use super::*;
+    use crate::reader::{ReadError, Source, read};
+    use crate::{Lookup, SizeLimit};
+
+    fn config(dir: &Path) -> CacheConfig {
+        CacheConfig { dir: Some(dir.to_owned()), max_size: SizeLimit::Bytes(64 << 20), ..CacheConfig::default() }
+    }
+
+    fn key(name: &str) -> CacheKey {
+        CacheKey { upstream: "u".into(), bucket: "b".into(), key: name.into(), version_id: None }
+    }
+
+    fn object(size: usize) -> (ObjectMeta, Vec<u8>) {
+        let data: Vec<u8> = (0..size).map(|i| (i % 253) as u8).collect();
+        (ObjectMeta { size: size as u64, etag: "\"e\"".into(), ..ObjectMeta::default() }, data)
+    }
+
+    fn body(data: &[u8]) -> impl Stream<Item = Result<Bytes, std::io::Error>> + Send + Unpin + 'static {
+        let chunks: Vec<_> = data.chunks(100_000).map(|c| Ok(Bytes::copy_from_slice(c))).collect();
+        futures::stream::iter(chunks)
+    }
+
+    async fn collect(source: Source, range: std::ops::Range<u64>) -> Result<Vec<u8>, ReadError> {
+        let chunks: Vec<Bytes> = read(source, range).try_collect().await?;
+        Ok(chunks.concat())
+    }
+
+    async fn fill_and_wait(store: &Arc<CacheStore>, name: &str, size: usize) -> Vec<u8> {
+        let (meta, data) = object(size);
+        let Lookup::Lead(lease) = store.begin(&key(name)) else { panic!("expected to lead the fill") };
+        let fill = lease.start(meta, body(&data)).ok().unwrap();
+        assert_eq!(collect(Source::Fill(fill), 0..size as u64).await.unwrap(), data);
+        for _ in 0..100 {
+            if store.get(&key(name)).is_some() {
+                return data;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        panic!("entry was not stored");
+    }
+
+    #[tokio::test]
+    async fn fills_then_hits_every_range() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CacheStore::open(&config(dir.path())).unwrap().unwrap();
+        let size = 2 * BLOCK_SIZE as usize + 123;
+        let data = fill_and_wait(&store, "k", size).await;
+        let Lookup::Hit(entry) = store.begin(&key("k")) else { panic!("expected a hit") };
+        let end = size as u64;
+        for range in [0..end, 5..6, BLOCK_SIZE - 1..BLOCK_SIZE + 1, end - 10..end] {
+            let got = collect(Source::Entry(Arc::clone(&entry)), range.clone()).await.unwrap();
+            assert_eq!(got, &data[range.start as usize..range.end as usize]);
+        }
+    }
+
+    #[tokio::test]
+    async fn concurrent_requests_join_one_fill() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CacheStore::open(&config(dir.path())).unwrap().unwrap();
+        let Lookup::Lead(lease) = store.begin(&key("k")) else { panic!() };
+        let Lookup::Join(joined) = store.begin(&key("k")) else { panic!("second request must join") };
+        let (meta, data) = object(300_000);
+        lease.start(meta, body(&data)).ok().unwrap();
+        assert_eq!(joined.ready().await.unwrap().size, 300_000);
+        assert_eq!(collect(Source::Fill(joined), 0..300_000).await.unwrap(), data);
+    }
+
+    #[tokio::test]
+    async fn corrupt_block_is_detected() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CacheStore::open(&config(dir.path())).unwrap().unwrap();
+        fill_and_wait(&store, "k", 1000).await;
+        let entry = store.get(&key("k")).unwrap();
+        let path = entry.data_path();
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[500] ^= 1;
+        std::fs::write(&path, bytes).unwrap();
+        assert!(matches!(
+            collect(Source::Entry(Arc::clone(&entry)), 0..1000).await,
+            Err(ReadError::Corrupt { block: 0 })
+        ));
+        store.purge(&entry);
+        assert!(store.get(&key("k")).is_none());
+    }
+
+    #[tokio::test]
+    async fn entries_survive_a_restart_and_leftovers_do_not() {
+        let dir = tempfile::tempdir().unwrap();
+        {
+            let store = CacheStore::open(&config(dir.path())).unwrap().unwrap();
+            fill_and_wait(&store, "kept", 5000).await;
+        }
+        let stray = dir.path().join("ab");
+        std::fs::create_dir_all(&stray).unwrap();
+        std::fs::write(stray.join("x.data.tmp"), b"partial").unwrap();
+        std::fs::write(stray.join("y.data"), b"no record").unwrap();
+        let store = CacheStore::open(&config(dir.path())).unwrap().unwrap();
+        assert!(store.get(&key("kept")).is_some());
+        assert_eq!(std::fs::read_dir(&stray).unwrap().count(), 0);
+    }
+
+    #[tokio::test]
+    async fn invalidation_discards_a_fill_in_progress() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CacheStore::open(&config(dir.path())).unwrap().unwrap();
+        let Lookup::Lead(lease) = store.begin(&key("k")) else { panic!() };
+        let (meta, data) = object(1000);
+        let (sender, receiver) = futures::channel::mpsc::unbounded::<Result<Bytes, std::io::Error>>();
+        let fill = lease.start(meta, receiver).ok().unwrap();
+        sender.unbounded_send(Ok(Bytes::copy_from_slice(&data[..500]))).unwrap();
+        store.invalidate(&key("k"));
+        sender.unbounded_send(Ok(Bytes::copy_from_slice(&data[500..]))).unwrap();
+        drop(sender);
+        // a reader that was already on the fill still gets its bytes
+        assert_eq!(collect(Source::Fill(fill), 0..1000).await.unwrap(), data);
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(store.get(&key("k")).is_none(), "a discarded fill must not be stored");
+        assert!(matches!(store.begin(&key("k")), Lookup::Lead(_)));
+    }
+
+    #[tokio::test]
+    async fn failed_upstream_body_fails_the_readers() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CacheStore::open(&config(dir.path())).unwrap().unwrap();
+        let Lookup::Lead(lease) = store.begin(&key("k")) else { panic!() };
+        let (meta, _) = object(1000);
+        let broken = futures::stream::iter(vec![Ok(Bytes::from_static(b"abc")), Err(std::io::Error::other("reset"))]);
+        let fill = lease.start(meta, broken).ok().unwrap();
+        assert!(matches!(collect(Source::Fill(fill), 0..1000).await, Err(ReadError::FillFailed(_))));
+        assert!(store.get(&key("k")).is_none());
+    }
+
+    #[tokio::test]
+    async fn objects_over_the_size_limit_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CacheStore::open(&CacheConfig { max_object_size: SizeLimit::Bytes(10), ..config(dir.path()) })
+            .unwrap()
+            .unwrap();
+        let Lookup::Lead(lease) = store.begin(&key("k")) else { panic!() };
+        let (meta, data) = object(11);
+        assert!(lease.start(meta, body(&data)).is_err());
+        assert!(matches!(store.begin(&key("k")), Lookup::Lead(_)), "the refused lease must be released");
+    }
+}
