@@ -55,6 +55,15 @@ impl Fill {
         self.started.get().map(|s| &s.object)
     }
 
+    /// Bytes already in the file: how far a reader can go without waiting.
+    pub fn written(&self) -> u64 {
+        match *self.state.borrow() {
+            FillState::Writing(written) => written,
+            FillState::Complete => self.started.get().map_or(0, |s| s.object.size),
+            FillState::Pending | FillState::Failed => 0,
+        }
+    }
+
     pub(crate) fn start(&self, object: ObjectMeta, file: Arc<File>) {
         let _ = self.started.set(Started { object, file });
         self.state.send_replace(FillState::Writing(0));

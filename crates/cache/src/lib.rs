@@ -15,6 +15,7 @@ mod index;
 mod key;
 mod layout;
 mod meta;
+mod policy;
 mod reader;
 mod store;
 
@@ -23,6 +24,7 @@ pub use error::CacheError;
 pub use fill::Fill;
 pub use key::CacheKey;
 pub use meta::{Entry, ObjectMeta};
+pub use policy::{BucketCache, TenantCache};
 pub use reader::read;
 pub use reader::{ReadError, Source};
 pub use store::{CacheStore, FillLease, Lookup};

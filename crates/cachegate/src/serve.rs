@@ -3,7 +3,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use cachegate_s3::{BucketPattern, FrontOptions, FrontService, Tenant, TenantRegistry, Upstream};
+use cachegate_cache::CacheStore;
+use cachegate_s3::{BucketPattern, CacheSetup, FrontOptions, FrontService, Tenant, TenantRegistry, Upstream};
 use cachegate_upstream::{Readiness, UpstreamConfig, build_client};
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -76,12 +77,18 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let registry = Arc::new(build_registry(&config)?);
     let probes = registry.upstreams().iter().map(|u| (u.name.clone(), u.probe_client())).collect();
     let readiness = Readiness::spawn(probes, config.readiness_interval);
+    let cache = CacheStore::open(&config.cache)?.map(|store| CacheSetup {
+        store,
+        default_mode: config.cache.mode,
+        max_stale: config.cache.max_stale,
+    });
     let front = FrontService::new(
         Arc::clone(&registry),
         &FrontOptions {
             max_clock_skew: config.max_clock_skew,
             virtual_host_domains: config.virtual_host_domains.clone(),
         },
+        cache,
     )?;
     let tls = tls::acceptor(&config.tls)?;
     let admin_listener = TcpListener::bind(config.admin_listen)
@@ -118,7 +125,8 @@ fn build_registry(config: &Config) -> anyhow::Result<TenantRegistry> {
         };
         let buckets = tenant.buckets.iter().map(|b| BucketPattern::parse(b)).collect::<Result<_, _>>()?;
         let keys: Vec<_> = tenant.keys.iter().map(|k| (k.access_key.clone(), k.secret_key.clone())).collect();
-        registry.add(Tenant { name: tenant.name.as_str().into(), buckets, upstream }, &keys)?;
+        let tenant_entry = Tenant { name: tenant.name.as_str().into(), buckets, upstream, cache: tenant.cache.clone() };
+        registry.add(tenant_entry, &keys)?;
     }
     Ok(registry)
 }

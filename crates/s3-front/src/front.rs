@@ -10,7 +10,7 @@ use tracing::Instrument;
 
 use crate::access::TenantAccess;
 use crate::error_body::stamp_request_id;
-use crate::gateway::Gateway;
+use crate::gateway::{CacheSetup, Gateway};
 use crate::metered_body::{AccessRecord, MeteredBody};
 use crate::registry::TenantAuth;
 use crate::sigv2_bucket_slash::SlashVariant;
@@ -34,9 +34,13 @@ pub struct FrontService {
 }
 
 impl FrontService {
-    /// Builds the service for the tenants in `registry`.
-    pub fn new(registry: Arc<TenantRegistry>, options: &FrontOptions) -> Result<Self, FrontError> {
-        let mut builder = S3ServiceBuilder::new(Gateway);
+    /// Builds the service for the tenants in `registry`, with the disk cache if any.
+    pub fn new(
+        registry: Arc<TenantRegistry>,
+        options: &FrontOptions,
+        cache: Option<CacheSetup>,
+    ) -> Result<Self, FrontError> {
+        let mut builder = S3ServiceBuilder::new(Gateway { cache });
         builder.set_auth(TenantAuth(Arc::clone(&registry)));
         builder.set_access(TenantAccess { registry, max_clock_skew: options.max_clock_skew });
         if !options.virtual_host_domains.is_empty() {

@@ -1,71 +1,125 @@
+use std::sync::Arc;
+use std::time::Duration;
+
 use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
+
+use cachegate_cache::{CacheKey, CacheStore, Consistency};
 
 use crate::client_body::BodyWatch;
 use crate::ops;
 use crate::upstream::Upstream;
 use crate::upstream_error::client_facing;
+use crate::writes::{Writes, Written};
+
+/// The disk cache as the gateway uses it.
+pub struct CacheSetup {
+    /// The store.
+    pub store: Arc<CacheStore>,
+    /// The consistency mode of tenants and buckets that name none.
+    pub default_mode: Consistency,
+    /// How old an entry may be served when the upstream fails.
+    pub max_stale: Duration,
+}
 
 /// The S3 implementation behind s3s: by the time an operation runs here the request is
 /// verified and authorized, and its tenant is attached (see [`crate::access`]).
 ///
-/// Operations the gateway shapes itself live in [`crate::ops`]; every other operation
-/// is forwarded unchanged to the tenant's upstream through `s3s-aws`. A cache slots in
-/// by moving `get_object`/`head_object` from the forwarded list into `ops`.
-pub(crate) struct Gateway;
+/// Operations the gateway shapes itself live in [`crate::ops`] (GET and HEAD go through
+/// the cache there); uploads are verified on their way ([`BodyWatch`]); every other
+/// operation is forwarded unchanged to the tenant's upstream through `s3s-aws`. Writes
+/// make the cache forget what they change, before and after they are forwarded.
+pub(crate) struct Gateway {
+    pub(crate) cache: Option<CacheSetup>,
+}
 
-/// Implements [`S3`] for [`Gateway`] from three lists of `operation: Input => Output`:
-/// `own` operations call `ops::<operation>`, `streamed` ones forward a client body that the
-/// gateway verifies ([`BodyWatch`]), `forwarded` ones forward as they are.
+impl Gateway {
+    fn forget(&self, upstream: &Upstream, written: Option<&Written>) {
+        let (Some(cache), Some(written)) = (&self.cache, written) else { return };
+        match written {
+            Written::Objects { bucket, keys } => {
+                for (key, version_id) in keys {
+                    let key = CacheKey {
+                        upstream: upstream.name.clone(),
+                        bucket: bucket.clone(),
+                        key: key.clone(),
+                        version_id: version_id.clone(),
+                    };
+                    cache.store.invalidate(&key);
+                }
+            }
+            Written::Bucket(bucket) => cache.store.invalidate_bucket(&upstream.name, bucket),
+        }
+    }
+}
+
+/// `Some(what the write changes)` for operations marked `[writes]`, else `None`.
+macro_rules! written {
+    (writes $input:expr) => {
+        Some(Writes::written($input))
+    };
+    ($input:expr) => {
+        None::<Written>
+    };
+}
+
+/// How each kind of operation runs: `own` ones in [`crate::ops`], `streamed` ones with
+/// their client body verified, `forwarded` ones unchanged.
+macro_rules! run {
+    (own, $gateway:expr, $upstream:ident, $req:ident, $op:ident) => {
+        ops::$op($gateway, $req).await
+    };
+    (streamed, $gateway:expr, $upstream:ident, $req:ident, $op:ident) => {{
+        let mut $req = $req;
+        let watch = BodyWatch::attach(&mut $req);
+        let result = $upstream.proxy(&$req.method).$op($req).await;
+        result.map_err(|e| client_facing(e, &$upstream, Some(&watch)))
+    }};
+    (forwarded, $gateway:expr, $upstream:ident, $req:ident, $op:ident) => {{
+        let result = $upstream.proxy(&$req.method).$op($req).await;
+        result.map_err(|e| client_facing(e, &$upstream, None))
+    }};
+}
+
+/// Implements [`S3`] for [`Gateway`] from lists of `operation: Input => Output`, grouped
+/// by how they run (see `run!`); `[writes]` marks operations that change objects.
 macro_rules! s3_operations {
-    (
-        own { $($own:ident: $own_in:ident => $own_out:ident,)* }
-        streamed { $($streamed:ident: $streamed_in:ident => $streamed_out:ident,)* }
-        forwarded { $($op:ident: $in:ident => $out:ident,)* }
-    ) => {
+    ($($kind:ident { $($op:ident: $in:ident => $out:ident $([$writes:ident])?,)* })*) => {
         #[async_trait::async_trait]
         impl S3 for Gateway {
-            $(
-                async fn $own(&self, req: S3Request<$own_in>) -> S3Result<S3Response<$own_out>> {
-                    ops::$own(req).await
-                }
-            )*
-            $(
-                async fn $streamed(&self, mut req: S3Request<$streamed_in>) -> S3Result<S3Response<$streamed_out>> {
-                    let upstream = Upstream::of(&req)?;
-                    let watch = BodyWatch::attach(&mut req);
-                    let result = upstream.proxy(&req.method).$streamed(req).await;
-                    result.map_err(|e| client_facing(e, &upstream, Some(&watch)))
-                }
-            )*
-            $(
+            $($(
                 async fn $op(&self, req: S3Request<$in>) -> S3Result<S3Response<$out>> {
                     let upstream = Upstream::of(&req)?;
-                    let result = upstream.proxy(&req.method).$op(req).await;
-                    result.map_err(|e| client_facing(e, &upstream, None))
+                    let written = written!($($writes)? &req.input);
+                    self.forget(&upstream, written.as_ref());
+                    let result = run!($kind, self, upstream, req, $op);
+                    self.forget(&upstream, written.as_ref());
+                    result
                 }
-            )*
+            )*)*
         }
     };
 }
 
 s3_operations! {
     own {
+        complete_multipart_upload: CompleteMultipartUploadInput => CompleteMultipartUploadOutput [writes],
+        get_object: GetObjectInput => GetObjectOutput,
+        head_object: HeadObjectInput => HeadObjectOutput,
         list_buckets: ListBucketsInput => ListBucketsOutput,
-        complete_multipart_upload: CompleteMultipartUploadInput => CompleteMultipartUploadOutput,
     }
     streamed {
-        put_object: PutObjectInput => PutObjectOutput,
+        put_object: PutObjectInput => PutObjectOutput [writes],
         upload_part: UploadPartInput => UploadPartOutput,
     }
     forwarded {
         abort_multipart_upload: AbortMultipartUploadInput => AbortMultipartUploadOutput,
-        copy_object: CopyObjectInput => CopyObjectOutput,
+        copy_object: CopyObjectInput => CopyObjectOutput [writes],
         create_bucket: CreateBucketInput => CreateBucketOutput,
         create_bucket_metadata_table_configuration: CreateBucketMetadataTableConfigurationInput => CreateBucketMetadataTableConfigurationOutput,
         create_multipart_upload: CreateMultipartUploadInput => CreateMultipartUploadOutput,
         create_session: CreateSessionInput => CreateSessionOutput,
-        delete_bucket: DeleteBucketInput => DeleteBucketOutput,
+        delete_bucket: DeleteBucketInput => DeleteBucketOutput [writes],
         delete_bucket_analytics_configuration: DeleteBucketAnalyticsConfigurationInput => DeleteBucketAnalyticsConfigurationOutput,
         delete_bucket_cors: DeleteBucketCorsInput => DeleteBucketCorsOutput,
         delete_bucket_encryption: DeleteBucketEncryptionInput => DeleteBucketEncryptionOutput,
@@ -79,9 +133,9 @@ s3_operations! {
         delete_bucket_replication: DeleteBucketReplicationInput => DeleteBucketReplicationOutput,
         delete_bucket_tagging: DeleteBucketTaggingInput => DeleteBucketTaggingOutput,
         delete_bucket_website: DeleteBucketWebsiteInput => DeleteBucketWebsiteOutput,
-        delete_object: DeleteObjectInput => DeleteObjectOutput,
+        delete_object: DeleteObjectInput => DeleteObjectOutput [writes],
         delete_object_tagging: DeleteObjectTaggingInput => DeleteObjectTaggingOutput,
-        delete_objects: DeleteObjectsInput => DeleteObjectsOutput,
+        delete_objects: DeleteObjectsInput => DeleteObjectsOutput [writes],
         delete_public_access_block: DeletePublicAccessBlockInput => DeletePublicAccessBlockOutput,
         get_bucket_accelerate_configuration: GetBucketAccelerateConfigurationInput => GetBucketAccelerateConfigurationOutput,
         get_bucket_acl: GetBucketAclInput => GetBucketAclOutput,
@@ -104,7 +158,6 @@ s3_operations! {
         get_bucket_tagging: GetBucketTaggingInput => GetBucketTaggingOutput,
         get_bucket_versioning: GetBucketVersioningInput => GetBucketVersioningOutput,
         get_bucket_website: GetBucketWebsiteInput => GetBucketWebsiteOutput,
-        get_object: GetObjectInput => GetObjectOutput,
         get_object_acl: GetObjectAclInput => GetObjectAclOutput,
         get_object_attributes: GetObjectAttributesInput => GetObjectAttributesOutput,
         get_object_legal_hold: GetObjectLegalHoldInput => GetObjectLegalHoldOutput,
@@ -114,7 +167,6 @@ s3_operations! {
         get_object_torrent: GetObjectTorrentInput => GetObjectTorrentOutput,
         get_public_access_block: GetPublicAccessBlockInput => GetPublicAccessBlockOutput,
         head_bucket: HeadBucketInput => HeadBucketOutput,
-        head_object: HeadObjectInput => HeadObjectOutput,
         list_bucket_analytics_configurations: ListBucketAnalyticsConfigurationsInput => ListBucketAnalyticsConfigurationsOutput,
         list_bucket_intelligent_tiering_configurations: ListBucketIntelligentTieringConfigurationsInput => ListBucketIntelligentTieringConfigurationsOutput,
         list_bucket_inventory_configurations: ListBucketInventoryConfigurationsInput => ListBucketInventoryConfigurationsOutput,

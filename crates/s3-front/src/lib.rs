@@ -6,24 +6,31 @@
 //! wraps it all with request ids, access logs and metrics.
 
 mod access;
+mod cache_plan;
+mod cache_status;
+mod cached_body;
 mod client_body;
 mod clock_skew;
+mod conditions;
 mod context;
 mod error;
 mod error_body;
 mod front;
 mod gateway;
 mod metered_body;
+mod object_meta;
 mod ops;
 mod registry;
 mod sigv2_bucket_slash;
 mod tenant;
 mod upstream;
 mod upstream_error;
+mod writes;
 
 pub use context::RequestContext;
 pub use error::FrontError;
 pub use front::{FrontOptions, FrontService};
+pub use gateway::CacheSetup;
 pub use registry::TenantRegistry;
 pub use tenant::{BucketPattern, Tenant};
 pub use upstream::Upstream;

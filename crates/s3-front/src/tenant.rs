@@ -1,5 +1,7 @@
 use std::sync::Arc;
 
+use cachegate_cache::TenantCache;
+
 use crate::{FrontError, Upstream};
 
 /// One bucket rule of a tenant: an exact name, a name prefix, or every bucket.
@@ -44,6 +46,8 @@ pub struct Tenant {
     pub buckets: Vec<BucketPattern>,
     /// Where this tenant's requests are forwarded.
     pub upstream: Arc<Upstream>,
+    /// How this tenant and its buckets use the disk cache.
+    pub cache: TenantCache,
 }
 
 impl Tenant {

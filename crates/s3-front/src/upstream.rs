@@ -59,3 +59,18 @@ impl Upstream {
         if method == Method::POST { &self.single_shot } else { &self.retrying }
     }
 }
+
+/// A request the gateway sends on its own behalf: s3s-aws's proxy reads only the input.
+pub(crate) fn internal_request<T>(input: T) -> S3Request<T> {
+    S3Request {
+        input,
+        method: Method::GET,
+        uri: http::Uri::default(),
+        headers: http::HeaderMap::new(),
+        extensions: http::Extensions::new(),
+        credentials: None,
+        region: None,
+        service: None,
+        trailing_headers: None,
+    }
+}

@@ -45,6 +45,15 @@ const KEYS: &[(&str, Kind)] = &[
     ("upstream.read_timeout", Kind::Text),
     ("upstream.max_attempts", Kind::Parsed),
     ("upstream.pool_max_idle", Kind::Parsed),
+    ("cache.dir", Kind::Text),
+    ("cache.max_size", Kind::Text),
+    ("cache.max_object_size", Kind::Text),
+    ("cache.min_hits", Kind::Parsed),
+    ("cache.include", Kind::Parsed),
+    ("cache.exclude", Kind::Parsed),
+    ("cache.mode", Kind::Text),
+    ("cache.max_stale", Kind::Text),
+    ("cache.max_fills", Kind::Parsed),
 ];
 
 /// The single-tenant variables (not config keys of their own).
@@ -76,7 +85,7 @@ pub fn apply(mut figment: Figment, vars: impl IntoIterator<Item = (String, Strin
                 name: "default".to_owned(),
                 buckets: buckets.split(',').map(|b| b.trim().to_owned()).filter(|b| !b.is_empty()).collect(),
                 keys: vec![KeyPair { access_key: access_key.clone(), secret_key: secret_key.clone() }],
-                upstream: None,
+                ..TenantConfig::default()
             };
             figment = figment.admerge(Serialized::default("tenants", vec![tenant]));
         }

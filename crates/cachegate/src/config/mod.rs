@@ -9,6 +9,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use cachegate_cache::{CacheConfig, TenantCache};
 use cachegate_upstream::UpstreamConfig;
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +47,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The upstream every tenant uses unless it names its own.
     pub upstream: UpstreamConfig,
+    /// The disk cache (off unless `cache.dir` is set).
+    pub cache: CacheConfig,
     /// The tenants: key pairs, buckets and optionally their own upstream.
     pub tenants: Vec<TenantConfig>,
 }
@@ -62,6 +65,7 @@ impl Default for Config {
             tls: TlsConfig::default(),
             log: LogConfig::default(),
             upstream: UpstreamConfig::default(),
+            cache: CacheConfig::default(),
             tenants: Vec::new(),
         }
     }
@@ -113,6 +117,8 @@ pub struct TenantConfig {
     pub buckets: Vec<String>,
     /// Client key pairs; more than one allows rotation without downtime.
     pub keys: Vec<KeyPair>,
+    /// How this tenant, and each of its buckets, uses the cache.
+    pub cache: TenantCache,
     /// This tenant's own upstream: keys given here replace those of the top-level `upstream`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream: Option<figment::value::Dict>,

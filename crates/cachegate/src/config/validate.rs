@@ -97,7 +97,7 @@ mod tests {
             name: "a".into(),
             buckets: vec!["a-*".into()],
             keys: vec![KeyPair { access_key: "k".into(), secret_key: "s".into() }],
-            upstream: None,
+            ..TenantConfig::default()
         });
         config
     }

@@ -3,6 +3,7 @@ use s3s::{S3Request, S3Response, S3Result};
 use s3s_aws::conv::{try_from_aws, try_into_aws};
 
 use crate::Upstream;
+use crate::gateway::Gateway;
 use crate::upstream_error::{client_facing, from_sdk};
 
 /// CompleteMultipartUpload, made whole for RGW 16.2.
@@ -11,6 +12,7 @@ use crate::upstream_error::{client_facing, from_sdk};
 /// through `s3s-aws` that becomes a 500 although the object exists, which fails every
 /// Nextcloud multipart and chunked upload. The ETag is then read back with a HEAD.
 pub(crate) async fn complete_multipart_upload(
+    _gateway: &Gateway,
     req: S3Request<CompleteMultipartUploadInput>,
 ) -> S3Result<S3Response<CompleteMultipartUploadOutput>> {
     let upstream = Upstream::of(&req)?;
