@@ -6,6 +6,7 @@ mod config;
 mod empty_put_length;
 mod error;
 mod readiness;
+mod request_metrics;
 
 pub use client::build_client;
 pub use config::UpstreamConfig;

@@ -228,3 +228,76 @@ where
 pub async fn body_of(output: aws_sdk_s3::operation::get_object::GetObjectOutput) -> Vec<u8> {
     output.body.collect().await.expect("read body").into_bytes().to_vec()
 }
+
+/// Records the `x-cache` header of the answer to one SDK call.
+#[derive(Debug, Clone, Default)]
+pub struct XCache(std::sync::Arc<std::sync::Mutex<Option<String>>>);
+
+impl aws_sdk_s3::config::Intercept for XCache {
+    fn name(&self) -> &'static str {
+        "XCache"
+    }
+
+    fn read_before_deserialization(
+        &self,
+        context: &aws_sdk_s3::config::interceptors::BeforeDeserializationInterceptorContextRef<'_>,
+        _runtime: &aws_sdk_s3::config::RuntimeComponents,
+        _cfg: &mut aws_sdk_s3::config::ConfigBag,
+    ) -> Result<(), aws_sdk_s3::error::BoxError> {
+        *self.0.lock().unwrap() = context.response().headers().get("x-cache").map(str::to_owned);
+        Ok(())
+    }
+}
+
+impl XCache {
+    pub fn status(&self) -> String {
+        self.0.lock().unwrap().clone().unwrap_or_default()
+    }
+}
+
+/// GetObject of `key` (optionally a `range`): the bytes and the `x-cache` status.
+pub async fn cached_get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, range: Option<&str>) -> (Vec<u8>, String) {
+    let seen = XCache::default();
+    let output = s3
+        .get_object()
+        .bucket(bucket)
+        .key(key)
+        .set_range(range.map(str::to_owned))
+        .customize()
+        .interceptor(seen.clone())
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("GET {key} {range:?}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
+    (body_of(output).await, seen.status())
+}
+
+/// A TCP relay to the RGW that a test can cut, to play an upstream outage.
+pub struct Relay {
+    pub endpoint: String,
+    tasks: std::sync::Arc<std::sync::Mutex<tokio::task::JoinSet<()>>>,
+}
+
+impl Relay {
+    pub async fn start() -> Self {
+        let target: SocketAddr = rgw().endpoint.trim_start_matches("http://").parse().unwrap();
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let tasks = std::sync::Arc::new(std::sync::Mutex::new(tokio::task::JoinSet::new()));
+        let spawner = std::sync::Arc::clone(&tasks);
+        tasks.lock().unwrap().spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                spawner.lock().unwrap().spawn(async move {
+                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                });
+            }
+        });
+        Self { endpoint, tasks }
+    }
+
+    /// Closes every relayed connection and the listener: the upstream is gone.
+    pub fn cut(&self) {
+        self.tasks.lock().unwrap().abort_all();
+    }
+}
