@@ -20,6 +20,7 @@ pub(crate) struct TenantAccess {
 impl S3Access for TenantAccess {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         check_sigv2_date(cx.headers(), self.max_clock_skew)?;
+        check_presigned_lifetime(cx.uri())?;
         let credentials = cx.credentials().ok_or_else(|| s3_error!(AccessDenied, "Anonymous access is not allowed"))?;
         let tenant =
             self.registry.tenant(&credentials.access_key).cloned().ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
@@ -47,6 +48,18 @@ impl S3Access for TenantAccess {
     }
 }
 
+/// AWS and RGW refuse presigned URLs valid for more than 7 days; s3s does not check it.
+fn check_presigned_lifetime(uri: &http::Uri) -> S3Result<()> {
+    const WEEK: u64 = 7 * 24 * 3600;
+    let expires = uri.query().into_iter().flat_map(|q| q.split('&')).find_map(|p| p.strip_prefix("X-Amz-Expires="));
+    match expires.map(str::parse::<u64>) {
+        Some(Ok(seconds)) if seconds > WEEK => {
+            Err(s3_error!(AccessDenied, "X-Amz-Expires must be less than a week (in seconds) that is 604800"))
+        }
+        _ => Ok(()),
+    }
+}
+
 fn ensure_allowed(tenant: &Tenant, bucket: &str) -> S3Result<()> {
     if tenant.may_use(bucket) { Ok(()) } else { Err(s3_error!(AccessDenied, "Access Denied")) }
 }
@@ -57,5 +70,19 @@ fn ensure_source_allowed<T>(req: &S3Request<T>, source: &CopySource) -> S3Result
     match source {
         CopySource::Bucket { bucket, .. } => ensure_allowed(tenant, bucket),
         _ => Err(s3_error!(AccessDenied, "only bucket/key copy sources are supported")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn presigned_urls_live_at_most_a_week() {
+        let uri =
+            |expires: &str| format!("/b/k?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Expires={expires}").parse().unwrap();
+        assert!(check_presigned_lifetime(&uri("604800")).is_ok());
+        assert!(check_presigned_lifetime(&uri("604801")).is_err());
+        assert!(check_presigned_lifetime(&"/b/k".parse().unwrap()).is_ok());
     }
 }

@@ -5,7 +5,9 @@ use s3s::dto::*;
 use s3s::{S3, S3Request, S3Response, S3Result};
 
 use cachegate_cache::{CacheKey, CacheStore, Consistency};
+use cachegate_upstream::exchange;
 
+use crate::RequestContext;
 use crate::client_body::BodyWatch;
 use crate::ops;
 use crate::upstream::Upstream;
@@ -53,6 +55,11 @@ impl Gateway {
     }
 }
 
+/// The S3 operation name of `req`, as recorded by [`crate::access`].
+fn operation_name<T>(req: &S3Request<T>) -> &str {
+    req.extensions.get::<Arc<RequestContext>>().map_or("-", |c| c.operation())
+}
+
 /// `Some(what the write changes)` for operations marked `[writes]`, else `None`.
 macro_rules! written {
     (writes $input:expr) => {
@@ -82,7 +89,8 @@ macro_rules! run {
 }
 
 /// Implements [`S3`] for [`Gateway`] from lists of `operation: Input => Output`, grouped
-/// by how they run (see `run!`); `[writes]` marks operations that change objects.
+/// by how they run (see `run!`); `[writes]` marks operations that change objects. Headers
+/// and query parameters the typed model drops pass through ([`exchange`]).
 macro_rules! s3_operations {
     ($($kind:ident { $($op:ident: $in:ident => $out:ident $([$writes:ident])?,)* })*) => {
         #[async_trait::async_trait]
@@ -91,10 +99,14 @@ macro_rules! s3_operations {
                 async fn $op(&self, req: S3Request<$in>) -> S3Result<S3Response<$out>> {
                     let upstream = Upstream::of(&req)?;
                     let written = written!($($writes)? &req.input);
+                    let exchange = exchange(operation_name(&req), &req.headers, &req.uri);
                     self.forget(&upstream, written.as_ref());
-                    let result = run!($kind, self, upstream, req, $op);
+                    let (result, extra_headers) = exchange.run(async { run!($kind, self, upstream, req, $op) }).await;
                     self.forget(&upstream, written.as_ref());
-                    result
+                    result.map(|mut response| {
+                        response.headers.extend(extra_headers);
+                        response
+                    })
                 }
             )*)*
         }

@@ -5,8 +5,9 @@ use aws_sdk_s3::config::{
 };
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 
-use crate::empty_put_length::EmptyPutLength;
+use crate::passthrough::Passthrough;
 use crate::request_metrics::RequestMetrics;
+use crate::rgw_quirks::RgwQuirks;
 use crate::{UpstreamConfig, UpstreamError};
 
 /// Builds an S3 client for `config`; `retrying` selects whether transient failures are retried.
@@ -44,7 +45,8 @@ pub fn build_client(config: &UpstreamConfig, retrying: bool) -> Result<aws_sdk_s
         )
         .retry_config(RetryConfig::standard().with_max_attempts(attempts))
         .http_client(http_client)
-        .interceptor(EmptyPutLength)
+        .interceptor(RgwQuirks)
+        .interceptor(Passthrough)
         .interceptor(RequestMetrics { upstream: endpoint.to_owned() })
         .build();
     Ok(aws_sdk_s3::Client::from_conf(sdk_config))

@@ -3,12 +3,14 @@
 
 mod client;
 mod config;
-mod empty_put_length;
 mod error;
+mod passthrough;
 mod readiness;
 mod request_metrics;
+mod rgw_quirks;
 
 pub use client::build_client;
 pub use config::UpstreamConfig;
 pub use error::UpstreamError;
+pub use passthrough::{Exchange, exchange};
 pub use readiness::Readiness;

@@ -1,0 +1,434 @@
+#!/usr/bin/env bash
+# cache_vs_nginx.sh — hot-object GET throughput of cachegate against Ceph RGW directly
+# and against Debian's nginx with proxy_cache in front of the same RGW, in one go.
+#
+# usage: benches/cache_vs_nginx.sh            (as root, from anywhere in the repo)
+#
+# What it does (everything on 127.0.0.1, everything it starts is stopped on exit):
+#   1. installs nginx and jq if missing (apt), builds cachegate and cachegate-loadgen
+#      (release), starts a throw-away RGW with tests/rgw/start-rgw.sh on its own ports;
+#   2. uploads objects of 4 KiB, 1 MiB and 64 MiB (a few keys each, x-amz-acl public-read
+#      so that nginx may fetch them anonymously);
+#   3. starts nginx (proxy_cache, sendfile, upstream keep-alive) and three cachegate
+#      processes, cache mode "immutable", JSON logs to files:
+#        cg      log level warn; a second tenant there has the cache off (bypass row)
+#        cg-info log level info (one access-log line per request)
+#        cg-miss a cache too small to keep anything: every GET is a miss that fills
+#   4. warms every cache, then for each size runs cachegate-loadgen against each target in
+#      turn (same keys, same concurrency, BENCH_DURATION each after BENCH_WARMUP);
+#   5. prints one table: req/s, MiB/s, p50/p99, server CPU per request, the ratios
+#      cachegate/nginx and cachegate/RGW, the targets met or missed, and cachegate's
+#      peak RSS (VmHWM). Results: $BENCH_DIR/results.jsonl.
+#
+# Exits non-zero only when something failed (a request error, a daemon that did not
+# start); targets that are missed are reported, not fatal.
+#
+# Environment (all optional):
+#   BENCH_DURATION   measured time per run                        [10s]
+#   BENCH_WARMUP     load before each measured window             [2s]
+#   BENCH_SIZES      which sizes: any of 4k,1m,64m                 [4k,1m,64m]
+#   BENCH_DIR        work dir (configs, logs, caches, results)    [/tmp/cachegate-bench]
+#   BENCH_RGW_DIR    RGW data dir                                  [/tmp/cachegate-bench-rgw]
+#   BENCH_RGW_PORT   RGW port                                      [27480]
+#   BENCH_MON_PORT   Ceph monitor port                             [13320]
+#   BENCH_PORT_BASE  nginx on BASE+1, cachegates on BASE+10..15    [27480]
+#   BENCH_NO_BUILD=1 use target/release as it is
+#   BENCH_KEEP=1     leave RGW, nginx and cachegate running (prints how to stop them)
+#   BENCH_PERF=1     afterwards, perf-record cachegate during one more 4 KiB hit run
+#                    ($BENCH_DIR/perf-4k.txt; not part of the table)
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
+DURATION=${BENCH_DURATION:-10s}
+WARMUP=${BENCH_WARMUP:-2s}
+SIZES=${BENCH_SIZES:-4k,1m,64m}
+WORK=${BENCH_DIR:-/tmp/cachegate-bench}
+RGW_DIR=${BENCH_RGW_DIR:-/tmp/cachegate-bench-rgw}
+RGW_PORT=${BENCH_RGW_PORT:-27480}
+MON_PORT=${BENCH_MON_PORT:-13320}
+BASE=${BENCH_PORT_BASE:-27480}
+NGINX_PORT=$((BASE + 1))
+BUCKET=cgbench
+RGW_KEY=BENCHRGWACCESSKEY000
+RGW_SECRET=benchrgwsecretkey00000000000000000000000
+HIT_KEY=CGBENCHHITKEY0000001
+HIT_SECRET=cgbench-hit-secret-000000000000000000001
+BYPASS_KEY=CGBENCHBYPASSKEY0001
+BYPASS_SECRET=cgbench-bypass-secret-00000000000000001
+LOADGEN=$ROOT/target/release/cachegate-loadgen
+CACHEGATE=$ROOT/target/release/cachegate
+# name  bytes  keys  concurrency. Keys = 2 x concurrency: the load generator gives each
+# worker its own keys, so no two requests for one key are in flight at once and the miss
+# row measures one upstream fetch per request (no coalescing).
+SIZE_TABLE=(
+    "4k   4096      64 32"
+    "1m   1048576   32 16"
+    "64m  67108864   8  4"
+)
+
+now_ms() { local t=${EPOCHREALTIME//[^0-9]/}; echo $((10#$t / 1000)); }
+T0=$(now_ms)
+log() { local d=$(( $(now_ms) - T0 )); printf '[bench %3d.%01ds] %s\n' $((d / 1000)) $((d % 1000 / 100)) "$*" >&2; }
+die() { echo "cache_vs_nginx: ERROR: $*" >&2; exit 1; }
+
+[[ $EUID -eq 0 ]] || die "must run as root (RGW, apt-get)"
+[[ $WORK != / && $WORK != "$RGW_DIR" ]] || die "BENCH_DIR must be its own directory"
+
+# ------------------------------------------------------------ install + build ----
+need=()
+command -v nginx >/dev/null || need+=(nginx)
+command -v jq >/dev/null || need+=(jq)
+command -v curl >/dev/null || need+=(curl)
+if (( ${#need[@]} )); then
+    log "installing ${need[*]} (apt)"
+    POLICY=/usr/sbin/policy-rc.d; OWN_POLICY=0
+    # keep the package's maintainer scripts from starting a system nginx on port 80
+    if [[ ! -e $POLICY ]]; then printf '#!/bin/sh\nexit 101\n' > $POLICY; chmod +x $POLICY; OWN_POLICY=1; fi
+    rc=0
+    ( export DEBIAN_FRONTEND=noninteractive
+      apt-get -o DPkg::Lock::Timeout=600 update -qq &&
+      apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null ) >&2 || rc=$?
+    [[ $OWN_POLICY == 1 ]] && rm -f $POLICY
+    [[ $rc == 0 ]] || die "apt-get install ${need[*]} failed"
+fi
+if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
+    log "building cachegate and cachegate-loadgen (release)"
+    (cd "$ROOT" && cargo build --release --bin cachegate --bin cachegate-loadgen) >&2
+fi
+[[ -x $LOADGEN && -x $CACHEGATE ]] || die "missing $LOADGEN or $CACHEGATE"
+
+# ------------------------------------------------------------------ cleanup ----
+PIDS=()          # cachegate processes we started
+NGINX_CONF=$WORK/nginx/nginx.conf
+cleanup() {
+    local rc=$? p
+    if [[ ${BENCH_KEEP:-0} == 1 ]]; then
+        echo "left running: cachegate pids ${PIDS[*]:-}; nginx: nginx -p $WORK/nginx -c $NGINX_CONF -s quit;" \
+             "RGW: $ROOT/tests/rgw/stop-rgw.sh $RGW_DIR" >&2
+        exit $rc
+    fi
+    for p in "${PIDS[@]}"; do kill -TERM "$p" 2>/dev/null || true; done
+    if [[ -s $WORK/nginx/nginx.pid ]]; then nginx -p "$WORK/nginx" -c "$NGINX_CONF" -s stop 2>/dev/null || true; fi
+    for p in "${PIDS[@]}"; do
+        for _ in {1..50}; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$p" 2>/dev/null || true
+    done
+    if [[ -f $RGW_DIR/.cachegate-rgw ]]; then "$ROOT/tests/rgw/stop-rgw.sh" "$RGW_DIR" >/dev/null 2>&1 || true; fi
+    exit $rc
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# a fresh work dir (caches included) every run
+if [[ -d $WORK ]]; then
+    [[ -f $WORK/.cachegate-bench ]] || die "$WORK exists and was not made by this script"
+    if [[ -s $WORK/nginx/nginx.pid ]] && kill -0 "$(cat "$WORK/nginx/nginx.pid")" 2>/dev/null; then
+        die "an nginx of an earlier run is still up (pid $(cat "$WORK/nginx/nginx.pid")); stop it first"
+    fi
+    rm -rf "$WORK"
+fi
+mkdir -p "$WORK"/{objects,nginx/cache,nginx/tmp,logs}
+touch "$WORK/.cachegate-bench"
+RESULTS=$WORK/results.jsonl
+: > "$RESULTS"
+
+# --------------------------------------------------------------------- RGW ------
+log "starting RGW on 127.0.0.1:$RGW_PORT (data $RGW_DIR)"
+CEPH_RGW_PORT=$RGW_PORT CEPH_MON_PORT=$MON_PORT CEPH_OSD_PORTS=16900-16999 CEPH_RGW_BUCKETS=$BUCKET \
+    "$ROOT/tests/rgw/start-rgw.sh" "$RGW_DIR" "$RGW_KEY" "$RGW_SECRET" > "$WORK/rgw.env"
+RGW=http://127.0.0.1:$RGW_PORT
+rgw_pids() { local f; for f in rgw osd; do tr -cd '0-9' < "$RGW_DIR/run/$f.pid"; echo; done; }
+
+s3curl() { # METHOD PATH [curl args...] -> prints the HTTP code
+    local method=$1 path=$2; shift 2
+    curl -s -o "$WORK/logs/curl.out" -w '%{http_code}' -X "$method" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
+        --aws-sigv4 "aws:amz:us-east-1:s3" --user "$RGW_KEY:$RGW_SECRET" "$@" "$RGW$path"
+}
+
+size_row() { local n; for n in "${SIZE_TABLE[@]}"; do read -r -a f <<< "$n"; [[ ${f[0]} == "$1" ]] && { echo "$n"; return; }; done; die "unknown size '$1' in BENCH_SIZES"; }
+keys_of() { local i out=""; for ((i = 0; i < $2; i++)); do out+="${out:+,}obj-$1-$i"; done; echo "$out"; }
+IFS=',' read -r -a SIZE_NAMES <<< "$SIZES"
+
+log "uploading objects (public-read)"
+for name in "${SIZE_NAMES[@]}"; do
+    read -r _ bytes nkeys _ <<< "$(size_row "$name")"
+    head -c "$bytes" /dev/urandom > "$WORK/objects/$name"
+    for ((i = 0; i < nkeys; i++)); do
+        code=$(s3curl PUT "/$BUCKET/obj-$name-$i" -H "x-amz-acl: public-read" -T "$WORK/objects/$name")
+        [[ $code == 200 ]] || die "PUT obj-$name-$i: HTTP $code $(cat "$WORK/logs/curl.out")"
+    done
+done
+code=$(curl -s -o /dev/null -w '%{http_code}' "$RGW/$BUCKET/obj-${SIZE_NAMES[0]}-0")
+[[ $code == 200 ]] || die "anonymous GET of a public-read object on RGW: HTTP $code"
+
+# ------------------------------------------------------------------- nginx ------
+cat > "$NGINX_CONF" <<EOF
+# generated by benches/cache_vs_nginx.sh
+user root;
+worker_processes auto;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    default_type application/octet-stream;
+    sendfile on;
+    tcp_nopush on;
+    tcp_nodelay on;
+    keepalive_timeout 65;
+    keepalive_requests 1000000;
+    client_body_temp_path $WORK/nginx/tmp/body;
+    proxy_temp_path $WORK/nginx/tmp/proxy;
+    fastcgi_temp_path $WORK/nginx/tmp/fastcgi;
+    uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
+    scgi_temp_path $WORK/nginx/tmp/scgi;
+    proxy_cache_path $WORK/nginx/cache levels=1:2 keys_zone=bench:16m max_size=4g inactive=1h use_temp_path=off;
+    upstream rgw {
+        server 127.0.0.1:$RGW_PORT;
+        keepalive 32;
+    }
+    server {
+        listen 127.0.0.1:$NGINX_PORT;
+        location / {
+            proxy_pass http://rgw;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host 127.0.0.1:$RGW_PORT;
+            proxy_cache bench;
+            proxy_cache_valid 200 206 1h;
+            proxy_cache_lock on;
+            proxy_ignore_headers Cache-Control Expires Set-Cookie;
+            add_header X-Cache-Status \$upstream_cache_status;
+        }
+    }
+}
+EOF
+log "starting nginx on 127.0.0.1:$NGINX_PORT ($(nginx -v 2>&1 | sed 's/.*: //'))"
+nginx -p "$WORK/nginx" -c "$NGINX_CONF" -t >/dev/null 2>"$WORK/logs/nginx-t.log" || die "nginx config: $(cat "$WORK/logs/nginx-t.log")"
+nginx -p "$WORK/nginx" -c "$NGINX_CONF"
+for _ in {1..50}; do [[ -s $WORK/nginx/nginx.pid ]] && break; sleep 0.1; done
+NGINX_MASTER=$(cat "$WORK/nginx/nginx.pid")
+nginx_pids() { echo "$NGINX_MASTER"; pgrep -P "$NGINX_MASTER" || true; }
+
+# --------------------------------------------------------------- cachegate ------
+# start_cachegate NAME PORT LEVEL MAX_SIZE EXTRA_TOML
+start_cachegate() {
+    local name=$1 port=$2 level=$3 max_size=$4 extra=$5 conf=$WORK/$1.toml
+    cat > "$conf" <<EOF
+listen = "127.0.0.1:$port"
+admin_listen = "127.0.0.1:$((port + 1))"
+[log]
+format = "json"
+level = "$level"
+[upstream]
+endpoint = "$RGW"
+access_key = "$RGW_KEY"
+secret_key = "$RGW_SECRET"
+[cache]
+dir = "$WORK/$name-cache"
+max_size = "$max_size"
+mode = "immutable"
+[[tenants]]
+name = "bench"
+buckets = ["$BUCKET"]
+[[tenants.keys]]
+access_key = "$HIT_KEY"
+secret_key = "$HIT_SECRET"
+$extra
+EOF
+    "$CACHEGATE" serve --config "$conf" --check-config >/dev/null || die "$name: bad config $conf"
+    "$CACHEGATE" serve --config "$conf" 2>"$WORK/logs/$name.log" </dev/null &
+    PIDS+=($!)
+    local deadline=$((SECONDS + 30))
+    until [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((port + 1))/readyz") == 200 ]]; do
+        kill -0 "${PIDS[-1]}" 2>/dev/null || die "$name exited: $(tail -3 "$WORK/logs/$name.log")"
+        (( SECONDS < deadline )) || die "$name not ready within 30 s: $(tail -3 "$WORK/logs/$name.log")"
+        sleep 0.1
+    done
+    eval "PID_${name//-/_}=${PIDS[-1]}"
+}
+CG_PORT=$((BASE + 10)); CG_INFO_PORT=$((BASE + 12)); CG_MISS_PORT=$((BASE + 14))
+start_cachegate cg "$CG_PORT" warn 4GiB "[[tenants]]
+name = \"bypass\"
+buckets = [\"$BUCKET\"]
+[tenants.cache]
+enabled = false
+[[tenants.keys]]
+access_key = \"$BYPASS_KEY\"
+secret_key = \"$BYPASS_SECRET\""
+start_cachegate cg-info "$CG_INFO_PORT" info 4GiB ""
+# smaller than any object: every entry is evicted as it is stored, so every GET fills
+start_cachegate cg-miss "$CG_MISS_PORT" warn 4KiB ""
+log "cachegate pids: cg=$PID_cg cg-info=$PID_cg_info cg-miss=$PID_cg_miss ($("$CACHEGATE" --version 2>/dev/null || echo cachegate))"
+
+# ------------------------------------------------------------------- runs --------
+# endpoint, signing and pids (for CPU accounting) of each target
+target_args() {
+    case $1 in
+        rgw)       echo "--endpoint $RGW --access-key $RGW_KEY --secret-key $RGW_SECRET" ;;
+        nginx)     echo "--endpoint http://127.0.0.1:$NGINX_PORT --unsigned" ;;
+        cg)        echo "--endpoint http://127.0.0.1:$CG_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
+        cg-info)   echo "--endpoint http://127.0.0.1:$CG_INFO_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
+        cg-bypass) echo "--endpoint http://127.0.0.1:$CG_PORT --access-key $BYPASS_KEY --secret-key $BYPASS_SECRET" ;;
+        cg-miss)   echo "--endpoint http://127.0.0.1:$CG_MISS_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
+    esac
+}
+target_pids() {
+    case $1 in
+        rgw) rgw_pids ;;
+        nginx) nginx_pids ;;
+        cg|cg-bypass) echo "$PID_cg" ;;
+        cg-info) echo "$PID_cg_info" ;;
+        cg-miss) echo "$PID_cg_miss" ;;
+    esac
+}
+target_port() {
+    case $1 in
+        cg|cg-bypass) echo "$CG_PORT" ;;
+        cg-info) echo "$CG_INFO_PORT" ;;
+        cg-miss) echo "$CG_MISS_PORT" ;;
+    esac
+}
+cpu_ticks() { # utime+stime of the given pids and their threads, in clock ticks
+    local p total=0 t
+    for p in "$@"; do
+        t=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || t=0
+        total=$((total + ${t:-0}))
+    done
+    echo $total
+}
+hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
+metric_sum() { # sum of a Prometheus counter (all label sets matching a grep pattern) of one cachegate
+    curl -s "http://127.0.0.1:$(($1 + 1))/metrics" | { grep -E "^$2" || true; } | awk '{s += $NF} END {printf "%d", s}'
+}
+TICK=$(getconf CLK_TCK)
+FAILED=0
+
+# run_load SIZE TARGET KEYS BYTES CONCURRENCY [extra loadgen args]
+run_load() {
+    local size=$1 target=$2 keys=$3 bytes=$4 conc=$5; shift 5
+    local pids before after out rc=0 port="" up0=0 up1=0 hit0=0 hit1=0
+    # shellcheck disable=SC2207
+    pids=($(target_pids "$target"))
+    port=$(target_port "$target")
+    if [[ -n $port ]]; then
+        up0=$(metric_sum "$port" 'cachegate_upstream_requests_total.*operation="GetObject"')
+        hit0=$(metric_sum "$port" 'cachegate_cache_requests_total.*result="HIT"')
+    fi
+    before=$(cpu_ticks "${pids[@]}")
+    # shellcheck disable=SC2046
+    out=$("$LOADGEN" $(target_args "$target") --bucket "$BUCKET" --keys "$keys" --expect-bytes "$bytes" \
+          --concurrency "$conc" --duration "$DURATION" --warmup "$WARMUP" --label "$size/$target" "$@") || rc=$?
+    after=$(cpu_ticks "${pids[@]}")
+    if [[ -n $port ]]; then
+        up1=$(metric_sum "$port" 'cachegate_upstream_requests_total.*operation="GetObject"')
+        hit1=$(metric_sum "$port" 'cachegate_cache_requests_total.*result="HIT"')
+    fi
+    [[ -n $out ]] || die "loadgen against $target printed nothing (rc $rc)"
+    # upstream_gets and cache_hits cover the warm-up too: compare them with all_requests
+    out=$(jq -c --argjson ticks $((after - before)) --argjson tick "$TICK" --arg size "$size" --arg target "$target" \
+          --argjson up $((up1 - up0)) --argjson hits $((hit1 - hit0)) --arg cg "${port:+1}" \
+          '. + {size: $size, target: $target, server_cpu_s: ($ticks / $tick)}
+           + (if $cg == "1" then {upstream_gets: $up, cache_hits: $hits} else {} end)' <<< "$out")
+    echo "$out" >> "$RESULTS"
+    if [[ $rc != 0 ]]; then
+        FAILED=1
+        log "  $target: ERRORS: $(jq -r '"\(.errors) errors, \(.requests) ok; first: \(.first_error)"' <<< "$out")"
+    else
+        log "  $target: $(jq -r '"\(.req_per_s) req/s, \(.mib_per_s) MiB/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms"' <<< "$out")"
+    fi
+}
+
+warm() { # TARGET KEYS NKEYS BYTES
+    "$LOADGEN" $(target_args "$1") --bucket "$BUCKET" --keys "$2" --expect-bytes "$4" --concurrency 1 \
+        --requests $(( $3 * 2 )) --duration 120s > "$WORK/logs/warm.json" \
+        || die "warming $1 failed: $(cat "$WORK/logs/warm.json")"
+}
+
+for name in "${SIZE_NAMES[@]}"; do
+    read -r _ bytes nkeys conc <<< "$(size_row "$name")"
+    keys=$(keys_of "$name" "$nkeys")
+    log "size $name: $nkeys keys of $bytes bytes, concurrency $conc"
+    for t in nginx cg cg-info; do warm "$t" "$keys" "$nkeys" "$bytes"; done
+    sleep 0.5   # let the last fills commit
+    for t in nginx cg cg-info; do warm "$t" "$keys" "$nkeys" "$bytes"; done
+    status=$(curl -s -o /dev/null -D - "http://127.0.0.1:$NGINX_PORT/$BUCKET/obj-$name-0" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-cache-status" {print $2}')
+    [[ $status == HIT ]] || log "  warning: nginx answers X-Cache-Status '$status' after warming"
+    for t in rgw nginx cg cg-info cg-bypass cg-miss; do
+        run_load "$name" "$t" "$keys" "$bytes" "$conc"
+    done
+done
+
+HWM_CG=$(hwm_kib "$PID_cg"); HWM_INFO=$(hwm_kib "$PID_cg_info"); HWM_MISS=$(hwm_kib "$PID_cg_miss")
+jq -nc --argjson cg "$HWM_CG" --argjson info "$HWM_INFO" --argjson miss "$HWM_MISS" \
+    '{check: "rss", cg_vmhwm_kib: $cg, cg_info_vmhwm_kib: $info, cg_miss_vmhwm_kib: $miss}' >> "$RESULTS"
+
+# ------------------------------------------------------------------ table -------
+echo
+echo "cachegate benchmark: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
+     "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); $DURATION per run after $WARMUP warm-up;" \
+     "loadgen: 1 thread, 1 keep-alive connection per worker"
+echo "server CPU = CPU time of the serving processes per request (cachegate; nginx master+workers; radosgw+ceph-osd)"
+jq -rs '
+  def r2(x): x * 100 | round / 100;
+  def name: {"rgw": "RGW direct", "nginx": "nginx proxy_cache", "cg": "cachegate hit, log warn",
+             "cg-info": "cachegate hit, log info", "cg-bypass": "cachegate cache off", "cg-miss": "cachegate miss+fill"}[.];
+  [.[] | select(.target)] as $rows
+  | ["size", "target", "conc", "req/s", "MiB/s", "p50 ms", "p99 ms", "×nginx", "×RGW",
+     "srv CPU µs/req", "upstream GETs/req", "cache hits/req", "loadgen CPU"],
+    ($rows[] | . as $row
+      | ($rows[] | select(.size == $row.size and .target == "nginx") | .req_per_s) as $nginx
+      | ($rows[] | select(.size == $row.size and .target == "rgw") | .req_per_s) as $rgw
+      | [ .size, (.target | name), .concurrency, .req_per_s, .mib_per_s, .p50_ms, .p99_ms,
+          (if (.target == "cg" or .target == "cg-info") and $nginx > 0 then "\(r2(.req_per_s / $nginx))×" else "" end),
+          (if .target != "rgw" and $rgw > 0 then "\(r2(.req_per_s / $rgw))×" else "" end),
+          (if .requests > 0 then (.server_cpu_s * 1e6 / .requests | round) else "-" end),
+          (if .upstream_gets != null and .all_requests > 0 then r2(.upstream_gets / .all_requests) else "" end),
+          (if .cache_hits != null and .all_requests > 0 then r2(.cache_hits / .all_requests) else "" end),
+          (if .loadgen_cpu_s != null then "\(.loadgen_cpu_s * 100 / (.seconds + .warmup_s) | round)%" else "-" end) ])
+  | @tsv' "$RESULTS" | column -t -s $'\t'
+
+echo
+echo "targets (req/s ratios; at a fixed object size the MiB/s ratios are the same):"
+jq -rs '
+  def r2(x): x * 100 | round / 100;
+  def verdict(ok): if ok then "met" else "MISSED" end;
+  [.[] | select(.target)] as $rows
+  | (.[] | select(.check == "rss")) as $rss
+  | ($rows | map(.size) | unique) as $sizes
+  | ($sizes[] as $s
+      | ($rows[] | select(.size == $s and .target == "nginx") | .req_per_s) as $n
+      | ($rows[] | select(.size == $s and .target == "rgw") | .req_per_s) as $g
+      | ($rows[] | select(.size == $s and .target == "cg") | .req_per_s) as $h
+      | ($rows[] | select(.size == $s and .target == "cg-info") | .req_per_s) as $i
+      | ($rows[] | select(.size == $s and .target == "cg-miss") | .req_per_s) as $m
+      | ($rows[] | select(.size == $s and .target == "cg-bypass") | .req_per_s) as $b
+      | "  \($s): hit ≥ 1.0× nginx: \(verdict($h >= $n)) (\(r2($h / $n))×; with info logs \(r2($i / $n))×);"
+        + " miss ≥ 0.9× RGW: \(verdict($m >= 0.9 * $g)) (\(r2($m / $g))×; cache off \(r2($b / $g))×)"),
+    "  peak RSS (VmHWM) < 150 MiB: \(verdict(([$rss.cg_vmhwm_kib, $rss.cg_info_vmhwm_kib, $rss.cg_miss_vmhwm_kib] | max) < 150 * 1024))"
+    + " (cg \($rss.cg_vmhwm_kib / 1024 | round) MiB, cg-info \($rss.cg_info_vmhwm_kib / 1024 | round) MiB,"
+    + " cg-miss \($rss.cg_miss_vmhwm_kib / 1024 | round) MiB)"
+' "$RESULTS"
+echo "raw results: $RESULTS"
+
+# ---------------------------------------------------------------- profile -------
+if [[ ${BENCH_PERF:-0} == 1 ]] && [[ " ${SIZE_NAMES[*]} " == *" 4k "* ]]; then
+    if command -v perf >/dev/null; then
+        read -r _ bytes nkeys conc <<< "$(size_row 4k)"
+        log "perf: recording cachegate (cg) during one more 4 KiB hit run"
+        perf record -F 1999 -g -p "$PID_cg" -o "$WORK/perf-4k.data" -- sleep "$(( ${DURATION%s} + ${WARMUP%s} ))" \
+            >/dev/null 2>"$WORK/logs/perf.log" &
+        perf_pid=$!
+        run_load 4k-perf cg "$(keys_of 4k "$nkeys")" "$bytes" "$conc"
+        wait "$perf_pid" || true
+        perf report -i "$WORK/perf-4k.data" --no-children --sort dso,symbol --stdio 2>/dev/null | head -150 > "$WORK/perf-4k.txt" || true
+        echo "perf profile of a 4 KiB hit run: $WORK/perf-4k.txt (data $WORK/perf-4k.data)"
+    else
+        log "perf not installed: no profile"
+    fi
+fi
+
+if [[ $FAILED != 0 ]]; then
+    echo "cache_vs_nginx: some requests failed (see 'first_error' in $RESULTS)" >&2
+    exit 1
+fi
