@@ -3,7 +3,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use cachegate_cache::CacheStore;
+use cachegate_cache::{CacheStore, TenantCache};
 use cachegate_s3::{BucketPattern, CacheSetup, FrontOptions, FrontService, Tenant, TenantRegistry, Upstream};
 use cachegate_upstream::{Readiness, UpstreamConfig, build_client};
 use hyper::service::service_fn;
@@ -87,6 +87,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
         &FrontOptions {
             max_clock_skew: config.max_clock_skew,
             virtual_host_domains: config.virtual_host_domains.clone(),
+            anonymous: config.anonymous_access.then(|| anonymous_tenant(&config.upstream)).transpose()?,
         },
         cache,
     )?;
@@ -129,6 +130,18 @@ fn build_registry(config: &Config) -> anyhow::Result<TenantRegistry> {
         registry.add(tenant_entry, &keys)?;
     }
     Ok(registry)
+}
+
+/// The tenant of unsigned requests: every bucket of the top-level upstream, reached
+/// without credentials, never cached (a public answer must not serve a private key).
+fn anonymous_tenant(upstream: &UpstreamConfig) -> anyhow::Result<Arc<Tenant>> {
+    let unsigned = UpstreamConfig { access_key: String::new(), secret_key: String::new(), ..upstream.clone() };
+    Ok(Arc::new(Tenant {
+        name: "anonymous".into(),
+        buckets: vec![BucketPattern::Any],
+        upstream: Arc::new(connect(&unsigned)?),
+        cache: TenantCache { enabled: Some(false), ..TenantCache::default() },
+    }))
 }
 
 fn connect(config: &UpstreamConfig) -> anyhow::Result<Upstream> {

@@ -114,3 +114,33 @@ async fn errors_carry_the_request_id_of_the_log() {
     std::thread::sleep(Duration::from_millis(200));
     assert!(gateway.log_text().contains(&header_id), "request id not in the log");
 }
+
+#[tokio::test]
+async fn anonymous_requests_are_refused_or_left_to_the_upstream_acls() {
+    let bucket = fresh_bucket("alpha").await;
+    let direct = rgw_client();
+    let acl = aws_sdk_s3::types::ObjectCannedAcl::PublicRead;
+    direct
+        .put_object()
+        .bucket(&bucket)
+        .key("public")
+        .acl(acl)
+        .body(ByteStream::from_static(b"for all"))
+        .send()
+        .await
+        .unwrap();
+    direct.put_object().bucket(&bucket).key("private").body(ByteStream::from_static(b"secret")).send().await.unwrap();
+    let get = |gateway: &Gateway, key: &str| {
+        let request = format!("GET /{bucket}/{key} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", gateway.s3);
+        raw_http(gateway.s3, &request).unwrap()
+    };
+
+    let refusing = Gateway::start();
+    assert_eq!(get(&refusing, "public").0, 403);
+
+    let forwarding = Gateway::start_with(&common::rgw().endpoint, "anonymous_access = true");
+    assert_eq!(get(&forwarding, "public"), (200, "for all".to_owned()));
+    let (status, body) = get(&forwarding, "private");
+    assert_eq!(status, 403, "{body}");
+    assert!(body.contains("AccessDenied"));
+}

@@ -3,6 +3,9 @@
 //! over one keep-alive HTTP/1.1 connection per worker, reads and checks every body, and
 //! prints one JSON line: requests, errors, req/s, MiB/s and latency percentiles.
 //!
+//! With `--put-bytes` it uploads instead (PUT of that many bytes per key), which the
+//! benchmark script uses to create its objects.
+//!
 //! Requests and bytes are counted when they complete (bytes: when they arrive) inside the
 //! measured window, after `--warmup`; latency is from sending the request to the last
 //! byte of the body.
@@ -19,8 +22,8 @@ use anyhow::{Context, bail};
 use bytes::Bytes;
 use clap::Parser;
 use http::header::{AUTHORIZATION, CONTENT_LENGTH, HOST, RANGE};
-use http::{HeaderValue, Request, Uri};
-use http_body_util::{BodyExt, Empty};
+use http::{HeaderName, HeaderValue, Method, Request, Uri};
+use http_body_util::{BodyExt, Either, Empty, Full};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -74,6 +77,16 @@ struct Args {
     /// Expected body length of every response (checked besides `Content-Length`).
     #[arg(long)]
     expect_bytes: Option<u64>,
+    /// Request every key exactly once (each worker its own keys), then stop; like
+    /// `--requests`, every request counts and `--warmup` is ignored.
+    #[arg(long, conflicts_with = "requests")]
+    once: bool,
+    /// PUT a body of this many bytes to every key instead of GETting it.
+    #[arg(long)]
+    put_bytes: Option<usize>,
+    /// Extra request header `NAME: VALUE` (signed too), e.g. `x-amz-acl: public-read`; repeatable.
+    #[arg(long = "header", value_parser = parse_header)]
+    headers: Vec<(HeaderName, HeaderValue)>,
     /// Stop after this many requests in all (then `--duration` is only a time limit and
     /// every request counts, `--warmup` is ignored).
     #[arg(long)]
@@ -86,6 +99,15 @@ struct Args {
     label: Option<String>,
 }
 
+fn parse_header(text: &str) -> Result<(HeaderName, HeaderValue), String> {
+    let (name, value) = text.split_once(':').ok_or("expected NAME: VALUE")?;
+    let name = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|e| e.to_string())?;
+    let value = HeaderValue::from_str(value.trim()).map_err(|e| e.to_string())?;
+    Ok((name, value))
+}
+
+type RequestBody = Either<Empty<Bytes>, Full<Bytes>>;
+
 /// What every worker shares.
 struct Plan {
     addr: SocketAddr,
@@ -94,12 +116,37 @@ struct Plan {
     paths: Vec<String>,
     concurrency: usize,
     range: Option<HeaderValue>,
+    headers: Vec<(HeaderName, HeaderValue)>,
+    /// The body of every PUT, when uploading.
+    put_body: Option<Bytes>,
+    once: bool,
     signer: Option<Signer>,
     expect_bytes: Option<u64>,
     measure_from: Instant,
     deadline: Instant,
     limit: Option<u64>,
     issued: AtomicU64,
+}
+
+impl Plan {
+    /// Whether the run is a fixed amount of work (`--requests`, `--once`), every request counted.
+    fn counts_whole_run(&self) -> bool {
+        self.limit.is_some() || self.once
+    }
+}
+
+/// Deterministic incompressible-looking bytes (xorshift).
+fn pattern(len: usize) -> Bytes {
+    let mut state = 0x9e37_79b9_7f4a_7c15u64;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        out.extend_from_slice(&state.to_le_bytes());
+    }
+    out.truncate(len);
+    Bytes::from(out)
 }
 
 /// What one worker saw.
@@ -166,9 +213,10 @@ fn run(args: &Args) -> anyhow::Result<bool> {
         while let Some(stats) = workers.join_next().await {
             total.merge(stats.context("worker panicked")?);
         }
-        let window = match plan.limit {
-            Some(_) => total.last_completion.map_or(Duration::ZERO, |end| end - started),
-            None => plan.deadline - plan.measure_from,
+        let window = if plan.counts_whole_run() {
+            total.last_completion.map_or(Duration::ZERO, |end| end - started)
+        } else {
+            plan.deadline - plan.measure_from
         };
         report(args, &plan, total, window)
     })
@@ -201,13 +249,17 @@ async fn plan(args: &Args) -> anyhow::Result<(Plan, Instant)> {
         Some(Signer::new(&args.access_key, &args.secret_key, &args.region, "s3"))
     };
     let started = Instant::now();
-    let measure_from = if args.requests.is_some() { started } else { started + args.warmup };
+    let counted_whole = args.requests.is_some() || args.once;
+    let measure_from = if counted_whole { started } else { started + args.warmup };
     let plan = Plan {
         addr,
         host: HeaderValue::from_str(authority.as_str())?,
         paths: keys.iter().map(|k| uri_encode_path(&format!("/{}/{k}", args.bucket))).collect(),
         concurrency: args.concurrency.max(1),
         range: args.range.as_deref().map(HeaderValue::from_str).transpose().context("--range")?,
+        headers: args.headers.clone(),
+        put_body: args.put_bytes.map(pattern),
+        once: args.once,
         signer,
         expect_bytes: args.expect_bytes,
         measure_from,
@@ -218,7 +270,7 @@ async fn plan(args: &Args) -> anyhow::Result<(Plan, Instant)> {
     Ok((plan, started))
 }
 
-async fn connect(addr: SocketAddr) -> anyhow::Result<SendRequest<Empty<Bytes>>> {
+async fn connect(addr: SocketAddr) -> anyhow::Result<SendRequest<RequestBody>> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
@@ -239,15 +291,20 @@ async fn worker(plan: Arc<Plan>, index: usize) -> Stats {
     let mut stats = Stats::default();
     let mut signer = plan.signer.clone();
     let mut signed: Vec<Option<SignedHeaders>> = (0..plan.paths.len()).map(|_| None).collect();
-    let mut sender: Option<SendRequest<Empty<Bytes>>> = None;
+    let mut sender: Option<SendRequest<RequestBody>> = None;
     // key j belongs to worker j mod concurrency: with at least as many keys as workers,
     // no two workers ever ask for the same key at once (so a cache cannot coalesce them)
     let keys = plan.paths.len();
-    let mine: Vec<usize> =
-        if keys >= plan.concurrency { (index % keys..keys).step_by(plan.concurrency).collect() } else { vec![index % keys] };
+    let mine: Vec<usize> = if keys >= plan.concurrency {
+        (index % keys..keys).step_by(plan.concurrency).collect()
+    } else if plan.once {
+        (index..keys).take(1).collect()
+    } else {
+        vec![index % keys]
+    };
     let mut turn = 0usize;
     loop {
-        if Instant::now() >= plan.deadline {
+        if Instant::now() >= plan.deadline || (plan.once && turn >= mine.len()) {
             break;
         }
         if let Some(limit) = plan.limit
@@ -306,7 +363,7 @@ async fn worker(plan: Arc<Plan>, index: usize) -> Stats {
                         if status.is_success() && now >= plan.measure_from && now <= plan.deadline {
                             stats.bytes += data.len() as u64;
                         }
-                        if now > plan.deadline && plan.limit.is_none() {
+                        if now > plan.deadline && !plan.counts_whole_run() {
                             past_deadline = true;
                             break;
                         }
@@ -332,7 +389,8 @@ async fn worker(plan: Arc<Plan>, index: usize) -> Stats {
             stats.error(|| format!("HTTP {status} for {}", plan.paths[key]));
             continue;
         }
-        if declared.is_some_and(|d| d != received) || plan.expect_bytes.is_some_and(|e| e != received) {
+        let expected = if plan.put_body.is_some() { None } else { plan.expect_bytes };
+        if declared.is_some_and(|d| d != received) || expected.is_some_and(|e| e != received) {
             stats.error(|| {
                 format!(
                     "{}: received {received} bytes, Content-Length {declared:?}, expected {:?}",
@@ -356,11 +414,18 @@ fn build_request(
     key: usize,
     signer: Option<&mut Signer>,
     cached: &mut Option<SignedHeaders>,
-) -> anyhow::Result<Request<Empty<Bytes>>> {
+) -> anyhow::Result<Request<RequestBody>> {
     let path = plan.paths[key].as_str();
-    let mut builder = Request::get(path).header(HOST, plan.host.clone());
+    let method = if plan.put_body.is_some() { Method::PUT } else { Method::GET };
+    let mut builder = Request::builder().method(method.clone()).uri(path).header(HOST, plan.host.clone());
     if let Some(range) = &plan.range {
         builder = builder.header(RANGE, range.clone());
+    }
+    for (name, value) in &plan.headers {
+        builder = builder.header(name, value.clone());
+    }
+    if let Some(body) = &plan.put_body {
+        builder = builder.header(CONTENT_LENGTH, body.len());
     }
     if let Some(signer) = signer {
         let second = SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs();
@@ -368,15 +433,18 @@ fn build_request(
             Some(c) if c.second == second => c,
             _ => {
                 let date = amz_date(second);
-                let host = plan.host.to_str()?;
-                let range = plan.range.as_ref().map(HeaderValue::to_str).transpose()?;
-                let mut headers = vec![("host", host)];
-                if let Some(range) = range {
-                    headers.push(("range", range));
+                let mut headers: Vec<(String, String)> = vec![("host".into(), plan.host.to_str()?.to_owned())];
+                if let Some(range) = &plan.range {
+                    headers.push(("range".into(), range.to_str()?.trim().to_owned()));
                 }
-                headers.push(("x-amz-content-sha256", UNSIGNED_PAYLOAD));
-                headers.push(("x-amz-date", &date));
-                let authorization = signer.authorization("GET", path, "", &headers, UNSIGNED_PAYLOAD, &date);
+                for (name, value) in &plan.headers {
+                    headers.push((name.as_str().to_owned(), value.to_str()?.trim().to_owned()));
+                }
+                headers.push(("x-amz-content-sha256".into(), UNSIGNED_PAYLOAD.into()));
+                headers.push(("x-amz-date".into(), date.clone()));
+                headers.sort();
+                let headers: Vec<(&str, &str)> = headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+                let authorization = signer.authorization(method.as_str(), path, "", &headers, UNSIGNED_PAYLOAD, &date);
                 cached.insert(SignedHeaders {
                     second,
                     date: HeaderValue::from_str(&date)?,
@@ -389,7 +457,11 @@ fn build_request(
             .header("x-amz-date", fresh.date.clone())
             .header(AUTHORIZATION, fresh.authorization.clone());
     }
-    Ok(builder.body(Empty::new())?)
+    let body = match &plan.put_body {
+        Some(bytes) => Either::Right(Full::new(bytes.clone())),
+        None => Either::Left(Empty::new()),
+    };
+    Ok(builder.body(body)?)
 }
 
 /// CPU time (user + system) this process used so far, from `/proc/self/stat`.
@@ -426,7 +498,7 @@ fn report(args: &Args, plan: &Plan, mut total: Stats, window: Duration) -> anyho
         "keys": plan.paths.len(),
         "concurrency": args.concurrency,
         "seconds": round(seconds, 3),
-        "warmup_s": if plan.limit.is_some() { 0.0 } else { args.warmup.as_secs_f64() },
+        "warmup_s": if plan.counts_whole_run() { 0.0 } else { args.warmup.as_secs_f64() },
         "requests": total.requests,
         "all_requests": total.all_requests,
         "errors": total.errors,

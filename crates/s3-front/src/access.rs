@@ -13,6 +13,8 @@ use crate::{RequestContext, Tenant, TenantRegistry};
 /// attaches that tenant to the request for the operation handlers.
 pub(crate) struct TenantAccess {
     pub(crate) registry: Arc<TenantRegistry>,
+    /// Where unsigned requests go, when they are allowed at all.
+    pub(crate) anonymous: Option<Arc<Tenant>>,
     pub(crate) max_clock_skew: Duration,
 }
 
@@ -21,9 +23,13 @@ impl S3Access for TenantAccess {
     async fn check(&self, cx: &mut S3AccessContext<'_>) -> S3Result<()> {
         check_sigv2_date(cx.headers(), self.max_clock_skew)?;
         check_presigned_lifetime(cx.uri())?;
-        let credentials = cx.credentials().ok_or_else(|| s3_error!(AccessDenied, "Anonymous access is not allowed"))?;
-        let tenant =
-            self.registry.tenant(&credentials.access_key).cloned().ok_or_else(|| s3_error!(InvalidAccessKeyId))?;
+        let tenant = match (cx.credentials(), &self.anonymous) {
+            (Some(credentials), _) => {
+                self.registry.tenant(&credentials.access_key).cloned().ok_or_else(|| s3_error!(InvalidAccessKeyId))?
+            }
+            (None, Some(anonymous)) => Arc::clone(anonymous),
+            (None, None) => return Err(s3_error!(AccessDenied, "Anonymous access is not allowed")),
+        };
         let operation = cx.s3_op().name().to_owned();
         if let Some(context) = cx.extensions_mut().get::<Arc<RequestContext>>() {
             context.authorize(&tenant.name, &operation);

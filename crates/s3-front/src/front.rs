@@ -24,6 +24,9 @@ pub struct FrontOptions {
     /// Domains under which virtual-hosted-style requests (`bucket.domain`) are accepted;
     /// empty means path-style only.
     pub virtual_host_domains: Vec<String>,
+    /// The tenant unsigned requests belong to, forwarded unsigned so that the upstream's
+    /// own ACLs decide (public-read buckets); `None` refuses them.
+    pub anonymous: Option<Arc<crate::Tenant>>,
 }
 
 /// The client-facing hyper service: s3s (verification, protocol) around [`Gateway`],
@@ -42,7 +45,11 @@ impl FrontService {
     ) -> Result<Self, FrontError> {
         let mut builder = S3ServiceBuilder::new(Gateway { cache });
         builder.set_auth(TenantAuth(Arc::clone(&registry)));
-        builder.set_access(TenantAccess { registry, max_clock_skew: options.max_clock_skew });
+        builder.set_access(TenantAccess {
+            registry,
+            anonymous: options.anonymous.clone(),
+            max_clock_skew: options.max_clock_skew,
+        });
         if !options.virtual_host_domains.is_empty() {
             let domains = options.virtual_host_domains.iter().map(String::as_str);
             let host = MultiDomain::new(domains).map_err(|e| FrontError::Domain(e.to_string()))?;

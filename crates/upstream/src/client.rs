@@ -36,7 +36,6 @@ pub fn build_client(config: &UpstreamConfig, retrying: bool) -> Result<aws_sdk_s
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new(config.region.clone()))
-        .credentials_provider(Credentials::new(&config.access_key, &config.secret_key, None, None, "cachegate-config"))
         .force_path_style(config.path_style)
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
         .response_checksum_validation(ResponseChecksumValidation::WhenRequired)
@@ -47,8 +46,20 @@ pub fn build_client(config: &UpstreamConfig, retrying: bool) -> Result<aws_sdk_s
         .http_client(http_client)
         .interceptor(RgwQuirks)
         .interceptor(Passthrough)
-        .interceptor(RequestMetrics { upstream: endpoint.to_owned() })
-        .build();
+        .interceptor(RequestMetrics { upstream: endpoint.to_owned() });
+    // without keys the client sends unsigned (anonymous) requests
+    let sdk_config = if config.access_key.is_empty() {
+        sdk_config.allow_no_auth()
+    } else {
+        sdk_config.credentials_provider(Credentials::new(
+            &config.access_key,
+            &config.secret_key,
+            None,
+            None,
+            "cachegate-config",
+        ))
+    }
+    .build();
     Ok(aws_sdk_s3::Client::from_conf(sdk_config))
 }
 

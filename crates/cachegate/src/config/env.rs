@@ -28,6 +28,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("listen", Kind::Text),
     ("admin_listen", Kind::Text),
     ("max_clock_skew", Kind::Text),
+    ("anonymous_access", Kind::Parsed),
     ("virtual_host_domains", Kind::Parsed),
     ("shutdown_grace", Kind::Text),
     ("readiness_interval", Kind::Text),

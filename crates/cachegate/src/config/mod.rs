@@ -33,6 +33,9 @@ pub struct Config {
     /// Largest accepted difference between a request's signing time and this clock.
     #[serde(with = "humantime_serde")]
     pub max_clock_skew: Duration,
+    /// Forward unsigned requests, unsigned, to the top-level upstream, whose ACLs decide
+    /// (public-read buckets); never cached. Off: they are refused with 403.
+    pub anonymous_access: bool,
     /// Domains for virtual-hosted-style addressing (`bucket.domain`); empty = path-style only.
     pub virtual_host_domains: Vec<String>,
     /// How long in-flight requests may finish after SIGTERM.
@@ -59,6 +62,7 @@ impl Default for Config {
             listen: ([127, 0, 0, 1], 9000).into(),
             admin_listen: ([127, 0, 0, 1], 9001).into(),
             max_clock_skew: Duration::from_secs(15 * 60),
+            anonymous_access: false,
             virtual_host_domains: Vec::new(),
             shutdown_grace: Duration::from_secs(30),
             readiness_interval: Duration::from_secs(5),
