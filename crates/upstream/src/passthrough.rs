@@ -72,10 +72,11 @@ pub fn exchange(operation: &str, headers: &HeaderMap, uri: &Uri) -> Exchange {
     }
 }
 
-/// Client headers to pass on: extensions only; signing, framing and checksum headers
-/// belong to the client's own request and are recomputed or verified by the gateway.
+/// Client headers to pass on: extensions and `Origin` (for the bucket's CORS rules);
+/// signing, framing and checksum headers belong to the client's own request and are
+/// recomputed or verified by the gateway.
 fn forwards_request_header(name: &str) -> bool {
-    let extension = name.starts_with("x-amz-") || name.starts_with("x-rgw-");
+    let extension = name.starts_with("x-amz-") || name.starts_with("x-rgw-") || name == "origin";
     let own = matches!(
         name,
         "x-amz-date"
@@ -97,14 +98,14 @@ fn forwards_query(name: &str) -> bool {
         || matches!(name, "AWSAccessKeyId" | "Signature" | "Expires" | "x-id"))
 }
 
-/// Upstream response headers to pass back: extensions the typed answer may lack, except
+/// Upstream response headers to pass back: extensions and CORS headers the typed answer
+/// lacks, except
 /// the upstream's request ids (the client gets the gateway's) and what s3s already
 /// encodes from the typed answer (user metadata, checksums).
 fn returns_response_header(name: &str) -> bool {
     let typed = name.starts_with("x-amz-meta-") || name.starts_with("x-amz-checksum-");
-    (name.starts_with("x-amz-") || name.starts_with("x-rgw-"))
-        && !typed
-        && !matches!(name, "x-amz-request-id" | "x-amz-id-2")
+    let extension = name.starts_with("x-amz-") || name.starts_with("x-rgw-") || name.starts_with("access-control-");
+    extension && !typed && !matches!(name, "x-amz-request-id" | "x-amz-id-2")
 }
 
 /// The interceptor that applies the [`Exchange`] of the calling task, if any.
@@ -190,7 +191,9 @@ mod tests {
         assert!(forwards_query("allow-unordered"));
         assert!(!forwards_query("X-Amz-Signature"));
         assert!(!forwards_query("response-content-type"));
+        assert!(forwards_request_header("origin"));
         assert!(returns_response_header("x-rgw-object-count"));
+        assert!(returns_response_header("access-control-allow-origin"));
         assert!(!returns_response_header("x-amz-request-id"));
     }
 }
