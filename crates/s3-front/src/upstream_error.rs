@@ -28,6 +28,15 @@ pub(crate) fn client_facing(mut err: S3Error, upstream: &Upstream, body: Option<
             if status == StatusCode::NOT_MODIFIED {
                 return S3Error::new(S3ErrorCode::NotModified);
             }
+            if status.is_success() {
+                // the upstream answered, but not in a form the S3 model can read
+                count("internal");
+                warn!(upstream = %upstream.name, error = %chain(&err), "upstream answer not understood");
+                let mut unreadable =
+                    S3Error::with_message(S3ErrorCode::InternalError, "The upstream answer could not be read.");
+                unreadable.set_status_code(StatusCode::BAD_GATEWAY);
+                return unreadable;
+            }
             if status.is_server_error() {
                 count("5xx");
             }
