@@ -26,9 +26,15 @@ impl CacheStatus {
         }
     }
 
-    /// Adds the `x-cache` header and counts the outcome.
-    pub(crate) fn mark(self, headers: &mut HeaderMap) {
+    /// Adds the `x-cache` header and counts the outcome and the `body_bytes` it answers with.
+    pub(crate) fn mark(self, headers: &mut HeaderMap, body_bytes: Option<i64>) {
         headers.insert("x-cache", HeaderValue::from_static(self.as_str()));
         metrics::counter!("cachegate_cache_requests_total", "result" => self.as_str()).increment(1);
+        let source = match self {
+            Self::Hit | Self::Revalidated | Self::Stale => "cache",
+            Self::Miss | Self::Bypass => "upstream",
+        };
+        let bytes = body_bytes.and_then(|b| u64::try_from(b).ok()).unwrap_or(0);
+        metrics::counter!("cachegate_cache_served_bytes_total", "source" => source).increment(bytes);
     }
 }

@@ -167,8 +167,9 @@ fn answer(meta: &ObjectMeta, input: &GetObjectInput) -> S3Result<(GetObjectOutpu
 }
 
 fn respond(answer: GetObjectOutput, status: CacheStatus) -> S3Response<GetObjectOutput> {
+    let body_bytes = answer.content_length;
     let mut response = S3Response::new(answer);
-    status.mark(&mut response.headers);
+    status.mark(&mut response.headers, body_bytes);
     response
 }
 
@@ -193,7 +194,7 @@ async fn forward(
     let mut response =
         upstream.proxy(&req.method).get_object(req).await.map_err(|e| client_facing(e, upstream, None))?;
     if let Some(status) = status {
-        status.mark(&mut response.headers);
+        status.mark(&mut response.headers, response.output.content_length);
     }
     Ok(response)
 }

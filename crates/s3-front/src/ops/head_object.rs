@@ -56,7 +56,7 @@ pub(crate) async fn head_object(
     };
     Conditions::from(&req.input).check(entry.object())?;
     let mut response = S3Response::new(HeadObjectOutput::from_meta(entry.object()));
-    status.mark(&mut response.headers);
+    status.mark(&mut response.headers, None);
     Ok(response)
 }
 
@@ -68,7 +68,7 @@ async fn forward(
     let mut response =
         upstream.proxy(&req.method).head_object(req).await.map_err(|e| client_facing(e, upstream, None))?;
     if let Some(status) = status {
-        status.mark(&mut response.headers);
+        status.mark(&mut response.headers, None);
     }
     Ok(response)
 }
