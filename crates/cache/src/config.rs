@@ -17,6 +17,8 @@ pub struct CacheConfig {
     pub max_size: SizeLimit,
     /// Objects larger than this are never cached.
     pub max_object_size: SizeLimit,
+    /// Memory for a second tier holding small hot objects (up to 256 KiB each) read from disk.
+    pub memory_size: SizeLimit,
     /// How many times a key must be requested before it is cached (1 = at the first miss).
     pub min_hits: u32,
     /// Only keys matching one of these globs are cached; empty = every key.
@@ -38,6 +40,7 @@ impl Default for CacheConfig {
             dir: None,
             max_size: SizeLimit::Percent(80),
             max_object_size: SizeLimit::Bytes(1 << 30),
+            memory_size: SizeLimit::Bytes(64 << 20),
             min_hits: 1,
             include: Vec::new(),
             exclude: Vec::new(),

@@ -6,8 +6,11 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use std::ops::Range;
+
 use bytes::Bytes;
-use futures::{Stream, StreamExt};
+use futures::stream::BoxStream;
+use futures::{Stream, StreamExt, TryStreamExt};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{info, warn};
@@ -18,11 +21,18 @@ use crate::index::Index;
 use crate::key::EntryId;
 use crate::layout::{Layout, tmp};
 use crate::meta::{EntryRecord, RECORD_FORMAT, now_ms};
+use crate::reader::{ReadError, Source, read};
 use crate::{CacheConfig, CacheError, CacheKey, Entry, Fill, ObjectMeta};
+
+/// Largest object kept in the memory tier.
+pub const MEMORY_OBJECT_MAX: u64 = 256 << 10;
 
 /// The disk cache: index, files and fills in progress.
 pub struct CacheStore {
     layout: Layout,
+    /// Whole small objects already read and checked, by entry file stem (so that an
+    /// evicted or replaced entry is never found through its successor).
+    memory: moka::sync::Cache<std::path::PathBuf, Bytes>,
     index: Index,
     fills: Mutex<HashMap<EntryId, Arc<Fill>>>,
     fill_slots: Arc<Semaphore>,
@@ -64,7 +74,12 @@ impl CacheStore {
         std::fs::create_dir_all(dir).map_err(dir_error)?;
         let capacity = config.max_size.bytes(filesystem_size(dir).map_err(dir_error)?);
         let layout = Layout::new(dir.clone());
+        let memory_capacity = config.memory_size.bytes(capacity);
         let store = Self {
+            memory: moka::sync::Cache::builder()
+                .max_capacity(memory_capacity)
+                .weigher(|_, bytes: &Bytes| u32::try_from(bytes.len()).unwrap_or(u32::MAX))
+                .build(),
             index: Index::new(capacity),
             fills: Mutex::new(HashMap::new()),
             fill_slots: Arc::new(Semaphore::new(config.max_fills.max(1))),
@@ -145,8 +160,30 @@ impl CacheStore {
         self.index.remove_if(move |entry| doomed(entry.key()));
     }
 
+    /// The bytes of `range` of a complete entry. Objects up to [`MEMORY_OBJECT_MAX`] are
+    /// read whole once, checked, and then served from memory.
+    pub fn read_entry(&self, entry: &Arc<Entry>, range: Range<u64>) -> BoxStream<'static, Result<Bytes, ReadError>> {
+        let size = entry.object().size;
+        if size > MEMORY_OBJECT_MAX {
+            return read(Source::Entry(Arc::clone(entry)), range).boxed();
+        }
+        let span = usize::try_from(range.start).unwrap_or(usize::MAX)..usize::try_from(range.end).unwrap_or(usize::MAX);
+        if let Some(bytes) = self.memory.get(&entry.stem) {
+            return futures::stream::once(async move { Ok(bytes.slice(span)) }).boxed();
+        }
+        let (memory, entry) = (self.memory.clone(), Arc::clone(entry));
+        futures::stream::once(async move {
+            let chunks: Vec<Bytes> = read(Source::Entry(Arc::clone(&entry)), 0..size).try_collect().await?;
+            let whole = Bytes::from(chunks.concat());
+            memory.insert(entry.stem.clone(), whole.clone());
+            Ok(whole.slice(span))
+        })
+        .boxed()
+    }
+
     /// Deletes an entry found corrupt.
     pub fn purge(&self, entry: &Entry) {
+        self.memory.invalidate(&entry.stem);
         metrics::counter!("cachegate_cache_integrity_failures_total").increment(1);
         warn!(bucket = %entry.key().bucket, key = %entry.key().key, "cache entry failed its checksum: purged");
         self.index.remove(&entry.key().id());
@@ -362,6 +399,19 @@ mod tests {
             let got = collect(Source::Entry(Arc::clone(&entry)), range.clone()).await.unwrap();
             assert_eq!(got, &data[range.start as usize..range.end as usize]);
         }
+    }
+
+    #[tokio::test]
+    async fn small_objects_are_served_from_memory_after_the_first_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CacheStore::open(&config(dir.path())).unwrap().unwrap();
+        let data = fill_and_wait(&store, "small", 4096).await;
+        let entry = store.get(&key("small")).unwrap();
+        let first: Vec<Bytes> = store.read_entry(&entry, 10..20).try_collect().await.unwrap();
+        assert_eq!(first.concat(), &data[10..20]);
+        std::fs::remove_file(entry.data_path()).unwrap();
+        let again: Vec<Bytes> = store.read_entry(&entry, 0..4096).try_collect().await.unwrap();
+        assert_eq!(again.concat(), data, "the second read must not touch the disk");
     }
 
     #[tokio::test]

@@ -21,7 +21,7 @@ use crate::upstream::{Upstream, internal_request};
 /// never sent.
 pub(crate) async fn entry_body(store: &Arc<CacheStore>, entry: &Arc<Entry>, span: Range<u64>) -> Option<StreamingBlob> {
     let len = span.end - span.start;
-    let mut blocks = read(Source::Entry(Arc::clone(entry)), span).boxed();
+    let mut blocks = store.read_entry(entry, span);
     let first = if len == 0 {
         None
     } else {

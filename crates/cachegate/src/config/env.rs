@@ -49,6 +49,7 @@ const KEYS: &[(&str, Kind)] = &[
     ("cache.dir", Kind::Text),
     ("cache.max_size", Kind::Text),
     ("cache.max_object_size", Kind::Text),
+    ("cache.memory_size", Kind::Text),
     ("cache.min_hits", Kind::Parsed),
     ("cache.include", Kind::Parsed),
     ("cache.exclude", Kind::Parsed),
