@@ -7,7 +7,7 @@
 # What it does (everything on 127.0.0.1, everything it starts is stopped on exit):
 #   1. installs nginx and jq if missing (apt), builds cachegate and cachegate-loadgen
 #      (release), starts a throw-away RGW with tests/rgw/start-rgw.sh on its own ports;
-#   2. uploads objects of 4 KiB, 1 MiB and 64 MiB (a few keys each, x-amz-acl public-read
+#   2. uploads 1024 objects of 4 KiB, 256 of 1 MiB and 8 of 64 MiB (x-amz-acl public-read,
 #      so that nginx may fetch them anonymously);
 #   3. starts nginx (proxy_cache, sendfile, upstream keep-alive) and three cachegate
 #      processes, cache mode "immutable", JSON logs to files:
@@ -32,10 +32,13 @@
 #   BENCH_RGW_PORT   RGW port                                      [27480]
 #   BENCH_MON_PORT   Ceph monitor port                             [13320]
 #   BENCH_PORT_BASE  nginx on BASE+1, cachegates on BASE+10..15    [27480]
-#   BENCH_NO_BUILD=1 use target/release as it is
+#   BENCH_REV        how the header names the cachegate build   [git HEAD of the checkout]
+#   BENCH_NO_BUILD=1 use target/release as it is ($CARGO_TARGET_DIR/release if set)
 #   BENCH_KEEP=1     leave RGW, nginx and cachegate running (prints how to stop them)
-#   BENCH_PERF=1     afterwards, perf-record cachegate during one more 4 KiB hit run
-#                    ($BENCH_DIR/perf-4k.txt; not part of the table)
+#   BENCH_PERF=1     afterwards, perf-record cachegate during one more 4 KiB and one more
+#                    64 MiB hit run ($BENCH_DIR/perf-*.txt; not part of the table)
+#   BENCH_QUIET_WAIT seconds to wait for the machine to be idle before measuring    [0]
+#   BENCH_RETRIES    runs measured again when foreign processes took > 15% of a core [2]
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
@@ -55,15 +58,16 @@ HIT_KEY=CGBENCHHITKEY0000001
 HIT_SECRET=cgbench-hit-secret-000000000000000000001
 BYPASS_KEY=CGBENCHBYPASSKEY0001
 BYPASS_SECRET=cgbench-bypass-secret-00000000000000001
-LOADGEN=$ROOT/target/release/cachegate-loadgen
-CACHEGATE=$ROOT/target/release/cachegate
-# name  bytes  keys  concurrency. Keys = 2 x concurrency: the load generator gives each
-# worker its own keys, so no two requests for one key are in flight at once and the miss
-# row measures one upstream fetch per request (no coalescing).
+TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
+LOADGEN=$TARGET_DIR/release/cachegate-loadgen
+CACHEGATE=$TARGET_DIR/release/cachegate
+# name  bytes  keys  concurrency. The load generator gives each worker its own keys, so
+# no two requests for one key are in flight at once (no coalescing in the caches), and
+# enough keys that cg-miss has evicted a key before it is asked for again.
 SIZE_TABLE=(
-    "4k   4096      64 32"
-    "1m   1048576   32 16"
-    "64m  67108864   8  4"
+    "4k   4096     1024 32"
+    "1m   1048576   256 16"
+    "64m  67108864    8  4"
 )
 
 now_ms() { local t=${EPOCHREALTIME//[^0-9]/}; echo $((10#$t / 1000)); }
@@ -96,6 +100,13 @@ if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
     (cd "$ROOT" && cargo build --release --bin cachegate --bin cachegate-loadgen) >&2
 fi
 [[ -x $LOADGEN && -x $CACHEGATE ]] || die "missing $LOADGEN or $CACHEGATE"
+if [[ -n ${BENCH_REV:-} ]]; then
+    REV=$BENCH_REV
+else
+    REV=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
+    DIRTY=$(cd "$ROOT" && { git status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null || true; } | awk '{print $2}' | tr '\n' ' ')
+    [[ -z $DIRTY ]] || REV+=" + uncommitted changes in: $DIRTY"
+fi
 
 # ------------------------------------------------------------------ cleanup ----
 PIDS=()          # cachegate processes we started
@@ -127,10 +138,15 @@ if [[ -d $WORK ]]; then
     fi
     rm -rf "$WORK"
 fi
-mkdir -p "$WORK"/{objects,nginx/cache,nginx/tmp,logs}
+mkdir -p "$WORK"/{nginx/cache,nginx/tmp,logs}
 touch "$WORK/.cachegate-bench"
 RESULTS=$WORK/results.jsonl
 : > "$RESULTS"
+# private copies: a rebuild of target/ during the run must not change what runs (or what perf resolves)
+mkdir -p "$WORK/bin"
+cp "$CACHEGATE" "$LOADGEN" "$WORK/bin/"
+CACHEGATE=$WORK/bin/cachegate
+LOADGEN=$WORK/bin/cachegate-loadgen
 
 # --------------------------------------------------------------------- RGW ------
 log "starting RGW on 127.0.0.1:$RGW_PORT (data $RGW_DIR)"
@@ -138,25 +154,18 @@ CEPH_RGW_PORT=$RGW_PORT CEPH_MON_PORT=$MON_PORT CEPH_OSD_PORTS=16900-16999 CEPH_
     "$ROOT/tests/rgw/start-rgw.sh" "$RGW_DIR" "$RGW_KEY" "$RGW_SECRET" > "$WORK/rgw.env"
 RGW=http://127.0.0.1:$RGW_PORT
 rgw_pids() { local f; for f in rgw osd; do tr -cd '0-9' < "$RGW_DIR/run/$f.pid"; echo; done; }
-
-s3curl() { # METHOD PATH [curl args...] -> prints the HTTP code
-    local method=$1 path=$2; shift 2
-    curl -s -o "$WORK/logs/curl.out" -w '%{http_code}' -X "$method" -H "x-amz-content-sha256: UNSIGNED-PAYLOAD" \
-        --aws-sigv4 "aws:amz:us-east-1:s3" --user "$RGW_KEY:$RGW_SECRET" "$@" "$RGW$path"
-}
+all_rgw_pids() { local f; for f in rgw osd mon; do tr -cd '0-9' < "$RGW_DIR/run/$f.pid"; echo; done; }
 
 size_row() { local n; for n in "${SIZE_TABLE[@]}"; do read -r -a f <<< "$n"; [[ ${f[0]} == "$1" ]] && { echo "$n"; return; }; done; die "unknown size '$1' in BENCH_SIZES"; }
-keys_of() { local i out=""; for ((i = 0; i < $2; i++)); do out+="${out:+,}obj-$1-$i"; done; echo "$out"; }
 IFS=',' read -r -a SIZE_NAMES <<< "$SIZES"
 
 log "uploading objects (public-read)"
 for name in "${SIZE_NAMES[@]}"; do
     read -r _ bytes nkeys _ <<< "$(size_row "$name")"
-    head -c "$bytes" /dev/urandom > "$WORK/objects/$name"
-    for ((i = 0; i < nkeys; i++)); do
-        code=$(s3curl PUT "/$BUCKET/obj-$name-$i" -H "x-amz-acl: public-read" -T "$WORK/objects/$name")
-        [[ $code == 200 ]] || die "PUT obj-$name-$i: HTTP $code $(cat "$WORK/logs/curl.out")"
-    done
+    "$LOADGEN" --endpoint "$RGW" --access-key "$RGW_KEY" --secret-key "$RGW_SECRET" --bucket "$BUCKET" \
+        --prefix "obj-$name-" --count "$nkeys" --put-bytes "$bytes" --header "x-amz-acl: public-read" \
+        --once --concurrency 4 --duration 300s > "$WORK/logs/put-$name.json" \
+        || die "uploading the $name objects failed: $(cat "$WORK/logs/put-$name.json")"
 done
 code=$(curl -s -o /dev/null -w '%{http_code}' "$RGW/$BUCKET/obj-${SIZE_NAMES[0]}-0")
 [[ $code == 200 ]] || die "anonymous GET of a public-read object on RGW: HTTP $code"
@@ -245,7 +254,6 @@ EOF
         (( SECONDS < deadline )) || die "$name not ready within 30 s: $(tail -3 "$WORK/logs/$name.log")"
         sleep 0.1
     done
-    eval "PID_${name//-/_}=${PIDS[-1]}"
 }
 CG_PORT=$((BASE + 10)); CG_INFO_PORT=$((BASE + 12)); CG_MISS_PORT=$((BASE + 14))
 start_cachegate cg "$CG_PORT" warn 4GiB "[[tenants]]
@@ -259,6 +267,7 @@ secret_key = \"$BYPASS_SECRET\""
 start_cachegate cg-info "$CG_INFO_PORT" info 4GiB ""
 # smaller than any object: every entry is evicted as it is stored, so every GET fills
 start_cachegate cg-miss "$CG_MISS_PORT" warn 4KiB ""
+PID_cg=${PIDS[0]} PID_cg_info=${PIDS[1]} PID_cg_miss=${PIDS[2]}
 log "cachegate pids: cg=$PID_cg cg-info=$PID_cg_info cg-miss=$PID_cg_miss ($("$CACHEGATE" --version 2>/dev/null || echo cachegate))"
 
 # ------------------------------------------------------------------- runs --------
@@ -297,6 +306,10 @@ cpu_ticks() { # utime+stime of the given pids and their threads, in clock ticks
     done
     echo $total
 }
+machine_busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
+irq_ticks() { awk '/^cpu / {print $7 + $8; exit}' /proc/stat; }
+# every process this script started but the load generator
+bench_pids() { all_rgw_pids; nginx_pids; echo "$PID_cg $PID_cg_info $PID_cg_miss" | tr ' ' '\n'; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 metric_sum() { # sum of a Prometheus counter (all label sets matching a grep pattern) of one cachegate
     curl -s "http://127.0.0.1:$(($1 + 1))/metrics" | { grep -E "^$2" || true; } | awk '{s += $NF} END {printf "%d", s}'
@@ -304,10 +317,27 @@ metric_sum() { # sum of a Prometheus counter (all label sets matching a grep pat
 TICK=$(getconf CLK_TCK)
 FAILED=0
 
-# run_load SIZE TARGET KEYS BYTES CONCURRENCY [extra loadgen args]
-run_load() {
-    local size=$1 target=$2 keys=$3 bytes=$4 conc=$5; shift 5
-    local pids before after out rc=0 port="" up0=0 up1=0 hit0=0 hit1=0
+# how busy the machine is without our load (RGW idling included), over 2 s, in % of one core
+background_busy() {
+    local b0 b1
+    b0=$(machine_busy_ticks); sleep 2; b1=$(machine_busy_ticks)
+    echo $(( (b1 - b0) * 100 / (2 * TICK) ))
+}
+wait_quiet() { # up to $1 seconds until the machine idles (< 25% of a core busy) -> BACKGROUND
+    local deadline=$((SECONDS + $1))
+    BACKGROUND=$(background_busy)
+    while (( BACKGROUND > 25 && SECONDS < deadline )); do
+        log "machine busy at ${BACKGROUND}% of a core without our load: waiting for it to calm down"
+        BACKGROUND=$(background_busy)
+    done
+    (( BACKGROUND <= 25 )) || log "warning: ${BACKGROUND}% of a core busy without our load: figures will be skewed (see 'foreign CPU')"
+}
+wait_quiet "${BENCH_QUIET_WAIT:-0}"
+
+# measure SIZE TARGET NKEYS BYTES CONCURRENCY [extra loadgen args]: one run -> LAST_OUT, LAST_RC
+measure() {
+    local size=$1 target=$2 nkeys=$3 bytes=$4 conc=$5; shift 5
+    local pids before after busy0 busy1 irq0 irq1 ours0 ours1 t0 t1 out rc=0 port="" up0=0 up1=0 hit0=0 hit1=0
     # shellcheck disable=SC2207
     pids=($(target_pids "$target"))
     port=$(target_port "$target")
@@ -315,11 +345,15 @@ run_load() {
         up0=$(metric_sum "$port" 'cachegate_upstream_requests_total.*operation="GetObject"')
         hit0=$(metric_sum "$port" 'cachegate_cache_requests_total.*result="HIT"')
     fi
-    before=$(cpu_ticks "${pids[@]}")
     # shellcheck disable=SC2046
-    out=$("$LOADGEN" $(target_args "$target") --bucket "$BUCKET" --keys "$keys" --expect-bytes "$bytes" \
+    ours0=$(cpu_ticks $(bench_pids)); irq0=$(irq_ticks)
+    before=$(cpu_ticks "${pids[@]}"); busy0=$(machine_busy_ticks); t0=$(now_ms)
+    # shellcheck disable=SC2046
+    out=$("$LOADGEN" $(target_args "$target") --bucket "$BUCKET" --prefix "obj-${size%-*}-" --count "$nkeys" --expect-bytes "$bytes" \
           --concurrency "$conc" --duration "$DURATION" --warmup "$WARMUP" --label "$size/$target" "$@") || rc=$?
-    after=$(cpu_ticks "${pids[@]}")
+    after=$(cpu_ticks "${pids[@]}"); busy1=$(machine_busy_ticks); t1=$(now_ms)
+    # shellcheck disable=SC2046
+    ours1=$(cpu_ticks $(bench_pids)); irq1=$(irq_ticks)
     if [[ -n $port ]]; then
         up1=$(metric_sum "$port" 'cachegate_upstream_requests_total.*operation="GetObject"')
         hit1=$(metric_sum "$port" 'cachegate_cache_requests_total.*result="HIT"')
@@ -328,34 +362,54 @@ run_load() {
     # upstream_gets and cache_hits cover the warm-up too: compare them with all_requests
     out=$(jq -c --argjson ticks $((after - before)) --argjson tick "$TICK" --arg size "$size" --arg target "$target" \
           --argjson up $((up1 - up0)) --argjson hits $((hit1 - hit0)) --arg cg "${port:+1}" \
-          '. + {size: $size, target: $target, server_cpu_s: ($ticks / $tick)}
+          --argjson busy $((busy1 - busy0)) --argjson wall_ms $((t1 - t0)) \
+          --argjson ours $((ours1 - ours0)) --argjson irq $((irq1 - irq0)) \
+          '. + {size: $size, target: $target, server_cpu_s: ($ticks / $tick), wall_s: ($wall_ms / 1000),
+                machine_busy_s: ($busy / $tick), bench_cpu_s: ($ours / $tick), irq_cpu_s: ($irq / $tick),
+                foreign_cpu_s: ([0, (($busy - $ours - $irq) / $tick) - (.loadgen_cpu_s // 0)] | max)}
            + (if $cg == "1" then {upstream_gets: $up, cache_hits: $hits} else {} end)' <<< "$out")
-    echo "$out" >> "$RESULTS"
-    if [[ $rc != 0 ]]; then
+    LAST_OUT=$out LAST_RC=$rc
+}
+
+# run_load SIZE TARGET NKEYS BYTES CONCURRENCY [extra loadgen args]: measure, again (up to
+# BENCH_RETRIES times, after the machine calmed down) while foreign processes took more than
+# 15% of a core, and record the last attempt
+run_load() {
+    local attempt foreign target=$2
+    for ((attempt = 0; ; attempt++)); do
+        measure "$@"
+        foreign=$(jq -r '(.foreign_cpu_s * 100 / .wall_s) | round' <<< "$LAST_OUT")
+        (( foreign > 15 && attempt < ${BENCH_RETRIES:-2} && LAST_RC == 0 )) || break
+        log "  $target: foreign processes took ${foreign}% of a core: measuring again"
+        wait_quiet 60
+    done
+    LAST_OUT=$(jq -c --argjson n "$attempt" '. + {retries: $n}' <<< "$LAST_OUT")
+    echo "$LAST_OUT" >> "$RESULTS"
+    if [[ $LAST_RC != 0 ]]; then
         FAILED=1
-        log "  $target: ERRORS: $(jq -r '"\(.errors) errors, \(.requests) ok; first: \(.first_error)"' <<< "$out")"
+        log "  $target: ERRORS: $(jq -r '"\(.errors) errors, \(.requests) ok; first: \(.first_error)"' <<< "$LAST_OUT")"
     else
-        log "  $target: $(jq -r '"\(.req_per_s) req/s, \(.mib_per_s) MiB/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms"' <<< "$out")"
+        log "  $target: $(jq -r '"\(.req_per_s) req/s, \(.mib_per_s) MiB/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, foreign CPU \(.foreign_cpu_s * 100 / .wall_s | round)%"' <<< "$LAST_OUT")"
     fi
 }
 
-warm() { # TARGET KEYS NKEYS BYTES
-    "$LOADGEN" $(target_args "$1") --bucket "$BUCKET" --keys "$2" --expect-bytes "$4" --concurrency 1 \
-        --requests $(( $3 * 2 )) --duration 120s > "$WORK/logs/warm.json" \
+warm() { # TARGET SIZE NKEYS BYTES: every key once
+    # shellcheck disable=SC2046
+    "$LOADGEN" $(target_args "$1") --bucket "$BUCKET" --prefix "obj-$2-" --count "$3" --expect-bytes "$4" \
+        --concurrency 4 --once --duration 300s > "$WORK/logs/warm.json" \
         || die "warming $1 failed: $(cat "$WORK/logs/warm.json")"
 }
 
 for name in "${SIZE_NAMES[@]}"; do
     read -r _ bytes nkeys conc <<< "$(size_row "$name")"
-    keys=$(keys_of "$name" "$nkeys")
     log "size $name: $nkeys keys of $bytes bytes, concurrency $conc"
-    for t in nginx cg cg-info; do warm "$t" "$keys" "$nkeys" "$bytes"; done
+    for t in nginx cg cg-info; do warm "$t" "$name" "$nkeys" "$bytes"; done
     sleep 0.5   # let the last fills commit
-    for t in nginx cg cg-info; do warm "$t" "$keys" "$nkeys" "$bytes"; done
+    for t in nginx cg cg-info; do warm "$t" "$name" "$nkeys" "$bytes"; done
     status=$(curl -s -o /dev/null -D - "http://127.0.0.1:$NGINX_PORT/$BUCKET/obj-$name-0" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-cache-status" {print $2}')
     [[ $status == HIT ]] || log "  warning: nginx answers X-Cache-Status '$status' after warming"
     for t in rgw nginx cg cg-info cg-bypass cg-miss; do
-        run_load "$name" "$t" "$keys" "$bytes" "$conc"
+        run_load "$name" "$t" "$nkeys" "$bytes" "$conc"
     done
 done
 
@@ -365,17 +419,21 @@ jq -nc --argjson cg "$HWM_CG" --argjson info "$HWM_INFO" --argjson miss "$HWM_MI
 
 # ------------------------------------------------------------------ table -------
 echo
+echo "cachegate $REV ($(date -u +%F)); nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'); $(radosgw --version 2>/dev/null | awk '{print "ceph " $3}')"
 echo "cachegate benchmark: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
      "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); $DURATION per run after $WARMUP warm-up;" \
-     "loadgen: 1 thread, 1 keep-alive connection per worker"
-echo "server CPU = CPU time of the serving processes per request (cachegate; nginx master+workers; radosgw+ceph-osd)"
+     "loadgen: 1 thread, 1 keep-alive connection per worker; background before the runs: ${BACKGROUND}% of a core"
+echo "srv CPU: CPU time of the serving process(es) per request (cachegate; nginx master+workers; radosgw+ceph-osd)."
+echo "loadgen CPU: share of one core used by the load generator during the run; foreign CPU: by processes this"
+echo "script did not start (machine busy time - RGW, nginx, cachegates, loadgen, irq/softirq): should be ~0%."
+echo "upstream GETs/req, cache hits/req: cachegate's own counters over the run (warm-up included)."
 jq -rs '
   def r2(x): x * 100 | round / 100;
   def name: {"rgw": "RGW direct", "nginx": "nginx proxy_cache", "cg": "cachegate hit, log warn",
              "cg-info": "cachegate hit, log info", "cg-bypass": "cachegate cache off", "cg-miss": "cachegate miss+fill"}[.];
   [.[] | select(.target)] as $rows
   | ["size", "target", "conc", "req/s", "MiB/s", "p50 ms", "p99 ms", "×nginx", "×RGW",
-     "srv CPU µs/req", "upstream GETs/req", "cache hits/req", "loadgen CPU"],
+     "srv CPU µs/req", "upstream GETs/req", "cache hits/req", "loadgen CPU", "foreign CPU"],
     ($rows[] | . as $row
       | ($rows[] | select(.size == $row.size and .target == "nginx") | .req_per_s) as $nginx
       | ($rows[] | select(.size == $row.size and .target == "rgw") | .req_per_s) as $rgw
@@ -385,7 +443,8 @@ jq -rs '
           (if .requests > 0 then (.server_cpu_s * 1e6 / .requests | round) else "-" end),
           (if .upstream_gets != null and .all_requests > 0 then r2(.upstream_gets / .all_requests) else "" end),
           (if .cache_hits != null and .all_requests > 0 then r2(.cache_hits / .all_requests) else "" end),
-          (if .loadgen_cpu_s != null then "\(.loadgen_cpu_s * 100 / (.seconds + .warmup_s) | round)%" else "-" end) ])
+          (if .loadgen_cpu_s != null then "\(.loadgen_cpu_s * 100 / .wall_s | round)%" else "-" end),
+          "\(.foreign_cpu_s * 100 / .wall_s | round)%" ])
   | @tsv' "$RESULTS" | column -t -s $'\t'
 
 echo
@@ -412,19 +471,33 @@ jq -rs '
 echo "raw results: $RESULTS"
 
 # ---------------------------------------------------------------- profile -------
-if [[ ${BENCH_PERF:-0} == 1 ]] && [[ " ${SIZE_NAMES[*]} " == *" 4k "* ]]; then
-    if command -v perf >/dev/null; then
-        read -r _ bytes nkeys conc <<< "$(size_row 4k)"
-        log "perf: recording cachegate (cg) during one more 4 KiB hit run"
-        perf record -F 1999 -g -p "$PID_cg" -o "$WORK/perf-4k.data" -- sleep "$(( ${DURATION%s} + ${WARMUP%s} ))" \
-            >/dev/null 2>"$WORK/logs/perf.log" &
-        perf_pid=$!
-        run_load 4k-perf cg "$(keys_of 4k "$nkeys")" "$bytes" "$conc"
-        wait "$perf_pid" || true
-        perf report -i "$WORK/perf-4k.data" --no-children --sort dso,symbol --stdio 2>/dev/null | head -150 > "$WORK/perf-4k.txt" || true
-        echo "perf profile of a 4 KiB hit run: $WORK/perf-4k.txt (data $WORK/perf-4k.data)"
+# perf_run SIZE: one more hit run of cg (log warn) under perf (DWARF call graphs); the
+# reports are written beside the results, the run is not part of the table
+perf_run() {
+    local size=$1 bytes nkeys conc data=$WORK/perf-$1.data
+    read -r _ bytes nkeys conc <<< "$(size_row "$size")"
+    log "perf: recording cachegate (cg) during one more $size hit run"
+    perf record --no-buildid-cache -F 499 --call-graph dwarf,16384 -p "$PID_cg" -o "$data" -- sleep "$(( ${DURATION%s} + ${WARMUP%s} ))" \
+        >/dev/null 2>"$WORK/logs/perf-$size.log" &
+    local perf_pid=$!
+    sleep 0.3
+    measure "$size-perf" cg "$nkeys" "$bytes" "$conc"
+    echo "$LAST_OUT" > "$WORK/perf-$size-run.json"
+    wait "$perf_pid" || true
+    # self time by symbol, and time including callees (what a call costs with everything under it)
+    perf report -i "$data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null \
+        | grep -v '^#' | grep -v '^$' | head -80 > "$WORK/perf-$size-self.txt" || true
+    perf report -i "$data" --children --sort symbol --stdio -g none 2>/dev/null \
+        | grep -v '^#' | grep -v '^$' | head -400 > "$WORK/perf-$size-children.txt" || true
+    echo "perf profile of a $size hit run: $WORK/perf-$size-{self,children}.txt (data $data)"
+}
+if [[ ${BENCH_PERF:-0} == 1 ]]; then
+    if ! command -v perf >/dev/null; then
+        log "perf not installed (apt-get install linux-perf): no profile"
     else
-        log "perf not installed: no profile"
+        for name in "${SIZE_NAMES[@]}"; do
+            [[ $name == 1m ]] || perf_run "$name"
+        done
     fi
 fi
 
