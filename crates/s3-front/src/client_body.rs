@@ -287,17 +287,9 @@ mod tests {
         )));
         input.checksum_crc32 = crc32.map(str::to_owned);
         input.content_encoding = Some("aws-chunked,gzip".into());
-        S3Request {
-            input,
-            method: http::Method::PUT,
-            uri: http::Uri::from_static("/b/k"),
-            headers: http::HeaderMap::new(),
-            extensions: http::Extensions::new(),
-            credentials: None,
-            region: None,
-            service: None,
-            trailing_headers: None,
-        }
+        let mut req = crate::upstream::internal_request(input);
+        req.method = http::Method::PUT;
+        req
     }
 
     async fn drain(req: &mut S3Request<PutObjectInput>) -> (Vec<u8>, bool) {
