@@ -88,20 +88,6 @@ impl FromStr for SizeLimit {
     }
 }
 
-impl TryFrom<String> for SizeLimit {
-    type Error = CacheError;
-
-    fn try_from(text: String) -> Result<Self, CacheError> {
-        text.parse()
-    }
-}
-
-impl From<SizeLimit> for String {
-    fn from(limit: SizeLimit) -> Self {
-        limit.to_string()
-    }
-}
-
 impl fmt::Display for SizeLimit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -146,23 +132,36 @@ impl FromStr for Consistency {
     }
 }
 
-impl TryFrom<String> for Consistency {
-    type Error = CacheError;
-
-    fn try_from(text: String) -> Result<Self, CacheError> {
-        text.parse()
-    }
-}
-
-impl From<Consistency> for String {
-    fn from(mode: Consistency) -> Self {
-        match mode {
-            Consistency::Revalidate => "revalidate".to_owned(),
-            Consistency::Immutable => "immutable".to_owned(),
-            Consistency::Ttl(ttl) => format!("ttl={}", humantime_serde::re::humantime::format_duration(ttl)),
+impl fmt::Display for Consistency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Revalidate => f.write_str("revalidate"),
+            Self::Immutable => f.write_str("immutable"),
+            Self::Ttl(ttl) => write!(f, "ttl={}", humantime_serde::re::humantime::format_duration(*ttl)),
         }
     }
 }
+
+/// Serializes each type as its text form: `FromStr` to read, `Display` to write.
+macro_rules! serde_as_text {
+    ($($kind:ty),*) => {$(
+        impl TryFrom<String> for $kind {
+            type Error = CacheError;
+
+            fn try_from(text: String) -> Result<Self, CacheError> {
+                text.parse()
+            }
+        }
+
+        impl From<$kind> for String {
+            fn from(value: $kind) -> Self {
+                value.to_string()
+            }
+        }
+    )*};
+}
+
+serde_as_text!(SizeLimit, Consistency);
 
 #[cfg(test)]
 mod tests {

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use tracing::{debug, warn};
 
+use crate::block::BLOCK_SIZE;
 use crate::key::EntryId;
 use crate::meta::{Entry, EntryRecord, RECORD_FORMAT};
 
@@ -101,5 +102,6 @@ pub(crate) fn tmp(stem: &Path, kind: &str) -> PathBuf {
 fn load(stem: &Path) -> Option<Entry> {
     let record: EntryRecord = serde_json::from_slice(&fs::read(stem.with_extension("meta")).ok()?).ok()?;
     let size = fs::metadata(stem.with_extension("data")).ok()?.len();
-    (record.format == RECORD_FORMAT && size == record.object.size).then(|| Entry::new(record, stem.to_owned()))
+    let readable = record.format == RECORD_FORMAT && record.block_size == BLOCK_SIZE && size == record.object.size;
+    readable.then(|| Entry::new(record, stem.to_owned()))
 }
