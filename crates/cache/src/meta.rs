@@ -58,14 +58,18 @@ pub struct Entry {
     pub(crate) record: EntryRecord,
     /// Path of the entry's files without their extension.
     pub(crate) stem: PathBuf,
+    /// Unique among the entries of this process: an entry replacing another never shares its
+    /// memory-tier slot.
+    pub(crate) serial: u64,
     /// When the upstream last confirmed this entry (stored or revalidated), in ms since the epoch.
     validated_ms: AtomicU64,
 }
 
 impl Entry {
     pub(crate) fn new(record: EntryRecord, stem: PathBuf) -> Self {
+        static NEXT_SERIAL: AtomicU64 = AtomicU64::new(0);
         let validated_ms = AtomicU64::new(record.stored_at_ms);
-        Self { record, stem, validated_ms }
+        Self { record, stem, serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed), validated_ms }
     }
 
     /// The cached object's metadata.

@@ -1,10 +1,9 @@
 use std::fs::File;
 use std::io;
 use std::ops::Range;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use bytes::{Bytes, BytesMut};
+use bytes::Bytes;
 use futures::Stream;
 use tokio::sync::watch;
 
@@ -69,21 +68,23 @@ impl ReadState {
 
     /// Reads the whole block holding `next`, checks it, and returns its requested part.
     async fn entry_chunk(&mut self, entry: &Entry) -> Result<Bytes, ReadError> {
-        let file = match &self.file {
-            Some(file) => Arc::clone(file),
-            None => {
-                let path = entry.data_path();
-                let file =
-                    Arc::new(tokio::task::spawn_blocking(move || File::open(path)).await.map_err(io::Error::other)??);
-                self.file = Some(Arc::clone(&file));
-                file
-            }
-        };
         let size = entry.object().size;
         let block = self.next / BLOCK_SIZE;
         let block_start = block * BLOCK_SIZE;
         let block_len = BLOCK_SIZE.min(size - block_start);
-        let data = read_at(file, block_start, block_len).await?;
+        // one trip to the blocking pool per block: the first one also opens the file
+        let (file, path) = (self.file.clone(), entry.data_path());
+        let (file, data) = tokio::task::spawn_blocking(move || {
+            let file = match file {
+                Some(file) => file,
+                None => Arc::new(File::open(path)?),
+            };
+            let data = read_exact_at(&file, block_start, block_len)?;
+            Ok::<_, io::Error>((file, data))
+        })
+        .await
+        .map_err(io::Error::other)??;
+        self.file = Some(file);
         let expected = entry.record.block_crcs.get(usize::try_from(block).unwrap_or(usize::MAX));
         if expected != Some(&block_crc(&data)) {
             return Err(ReadError::Corrupt { block });
@@ -117,11 +118,21 @@ impl ReadState {
 }
 
 async fn read_at(file: Arc<File>, offset: u64, len: u64) -> io::Result<Bytes> {
-    tokio::task::spawn_blocking(move || {
-        let mut buf = BytesMut::zeroed(usize::try_from(len).map_err(io::Error::other)?);
-        file.read_exact_at(&mut buf, offset)?;
-        Ok(buf.freeze())
-    })
-    .await
-    .map_err(io::Error::other)?
+    tokio::task::spawn_blocking(move || read_exact_at(&file, offset, len)).await.map_err(io::Error::other)?
+}
+
+/// `len` bytes of `file` at `offset`, read into fresh memory that is never zeroed first
+/// (zeroing a 1 MiB block cost more than reading it).
+fn read_exact_at(file: &File, offset: u64, len: u64) -> io::Result<Bytes> {
+    let len = usize::try_from(len).map_err(io::Error::other)?;
+    let mut buf = Vec::with_capacity(len);
+    while buf.len() < len {
+        let at = offset + buf.len() as u64;
+        if rustix::io::pread(file, rustix::buffer::spare_capacity(&mut buf), at)? == 0 {
+            return Err(io::Error::new(io::ErrorKind::UnexpectedEof, format!("cache file ends at byte {at}")));
+        }
+    }
+    // the allocator may have granted more than asked, and pread fills all of it
+    buf.truncate(len);
+    Ok(Bytes::from(buf))
 }

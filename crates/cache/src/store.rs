@@ -30,9 +30,9 @@ pub const MEMORY_OBJECT_MAX: u64 = 256 << 10;
 /// The disk cache: index, files and fills in progress.
 pub struct CacheStore {
     layout: Layout,
-    /// Whole small objects already read and checked, by entry file stem (so that an
+    /// Whole small objects already read and checked, by [`Entry::serial`] (so that an
     /// evicted or replaced entry is never found through its successor).
-    memory: moka::sync::Cache<std::path::PathBuf, Bytes>,
+    memory: moka::sync::Cache<u64, Bytes>,
     index: Index,
     fills: Mutex<HashMap<EntryId, Arc<Fill>>>,
     fill_slots: Arc<Semaphore>,
@@ -168,14 +168,14 @@ impl CacheStore {
             return read(Source::Entry(Arc::clone(entry)), range).boxed();
         }
         let span = usize::try_from(range.start).unwrap_or(usize::MAX)..usize::try_from(range.end).unwrap_or(usize::MAX);
-        if let Some(bytes) = self.memory.get(&entry.stem) {
+        if let Some(bytes) = self.memory.get(&entry.serial) {
             return futures::stream::once(async move { Ok(bytes.slice(span)) }).boxed();
         }
         let (memory, entry) = (self.memory.clone(), Arc::clone(entry));
         futures::stream::once(async move {
             let chunks: Vec<Bytes> = read(Source::Entry(Arc::clone(&entry)), 0..size).try_collect().await?;
             let whole = Bytes::from(chunks.concat());
-            memory.insert(entry.stem.clone(), whole.clone());
+            memory.insert(entry.serial, whole.clone());
             Ok(whole.slice(span))
         })
         .boxed()
@@ -183,7 +183,7 @@ impl CacheStore {
 
     /// Deletes an entry found corrupt.
     pub fn purge(&self, entry: &Entry) {
-        self.memory.invalidate(&entry.stem);
+        self.memory.invalidate(&entry.serial);
         metrics::counter!("cachegate_cache_integrity_failures_total").increment(1);
         warn!(bucket = %entry.key().bucket, key = %entry.key().key, "cache entry failed its checksum: purged");
         self.index.remove(&entry.key().id());

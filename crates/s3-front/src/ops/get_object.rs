@@ -1,6 +1,7 @@
 use std::ops::Range;
 use std::sync::Arc;
 
+use futures::future::BoxFuture;
 use s3s::dto::{ChecksumMode, ETagCondition, GetObjectInput, GetObjectOutput};
 use s3s::{S3, S3Request, S3Response, S3Result};
 
@@ -21,6 +22,9 @@ use crate::upstream_error::client_facing;
 /// however many readers wait for it, and every reader streams from the growing file. A
 /// range that the fill has not reached yet is fetched on its own so it is answered at
 /// once. Conditions and ranges are evaluated against the cached metadata.
+///
+/// Everything but the fresh hit runs in a boxed future: a future is as large as its
+/// largest branch (the SDK's are large), and every request, hits included, moves it.
 pub(crate) async fn get_object(
     gateway: &Gateway,
     req: S3Request<GetObjectInput>,
@@ -35,19 +39,35 @@ pub(crate) async fn get_object(
         Lookup::Hit(entry) if cached.is_fresh(&entry) => {
             serve_entry(&cached, entry, &upstream, req, CacheStatus::Hit).await
         }
-        Lookup::Hit(entry) => revalidate(&cached, entry, &upstream, req).await,
-        Lookup::Join(fill) => match fill.ready().await.cloned() {
-            Some(meta) => serve_fill(fill, &meta, &upstream, req).await,
-            None => forward(&upstream, req, Some(CacheStatus::Miss)).await,
-        },
-        Lookup::Lead(lease) => {
-            let whole = whole_object(&req.input);
-            match upstream.proxy(&http::Method::GET).get_object(internal_request(whole)).await {
-                Ok(fetched) => fill_from(Some(lease), fetched.output, &upstream, req).await,
-                Err(e) => Err(client_facing(e, &upstream, None)),
-            }
-        }
+        Lookup::Hit(entry) => Box::pin(revalidate(&cached, entry, &upstream, req)).await,
+        Lookup::Join(fill) => Box::pin(join(fill, &upstream, req)).await,
+        Lookup::Lead(lease) => Box::pin(lead(lease, &upstream, req)).await,
         Lookup::Bypass => forward(&upstream, req, Some(CacheStatus::Bypass)).await,
+    }
+}
+
+/// Reads from the fill another request leads, once it has the object's metadata.
+async fn join(
+    fill: Arc<Fill>,
+    upstream: &Arc<Upstream>,
+    req: S3Request<GetObjectInput>,
+) -> S3Result<S3Response<GetObjectOutput>> {
+    match fill.ready().await.cloned() {
+        Some(meta) => serve_fill(fill, &meta, upstream, req).await,
+        None => forward(upstream, req, Some(CacheStatus::Miss)).await,
+    }
+}
+
+/// Fetches the whole object for the fill this request leads.
+async fn lead(
+    lease: FillLease,
+    upstream: &Arc<Upstream>,
+    req: S3Request<GetObjectInput>,
+) -> S3Result<S3Response<GetObjectOutput>> {
+    let whole = whole_object(&req.input);
+    match Box::pin(upstream.proxy(&http::Method::GET).get_object(internal_request(whole))).await {
+        Ok(fetched) => fill_from(Some(lease), fetched.output, upstream, req).await,
+        Err(e) => Err(client_facing(e, upstream, None)),
     }
 }
 
@@ -60,7 +80,7 @@ async fn revalidate(
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let mut conditional = whole_object(&req.input);
     conditional.if_none_match = ETagCondition::parse_http_header(entry.object().etag.as_bytes()).ok();
-    match upstream.proxy(&http::Method::GET).get_object(internal_request(conditional)).await {
+    match Box::pin(upstream.proxy(&http::Method::GET).get_object(internal_request(conditional))).await {
         Err(e) => match client_facing(e, upstream, None) {
             e if is_not_modified(&e) => {
                 entry.revalidated();
@@ -185,16 +205,18 @@ fn whole_object(input: &GetObjectInput) -> GetObjectInput {
     }
 }
 
-/// The client's own request, straight to the upstream.
-async fn forward(
+/// The client's own request, straight to the upstream (boxed, like every cold path).
+fn forward(
     upstream: &Upstream,
     req: S3Request<GetObjectInput>,
     status: Option<CacheStatus>,
-) -> S3Result<S3Response<GetObjectOutput>> {
-    let mut response =
-        upstream.proxy(&req.method).get_object(req).await.map_err(|e| client_facing(e, upstream, None))?;
-    if let Some(status) = status {
-        status.mark(&mut response.headers, response.output.content_length);
-    }
-    Ok(response)
+) -> BoxFuture<'_, S3Result<S3Response<GetObjectOutput>>> {
+    Box::pin(async move {
+        let mut response =
+            upstream.proxy(&req.method).get_object(req).await.map_err(|e| client_facing(e, upstream, None))?;
+        if let Some(status) = status {
+            status.mark(&mut response.headers, response.output.content_length);
+        }
+        Ok(response)
+    })
 }

@@ -34,7 +34,7 @@ pub(crate) async fn head_object(
             if_none_match: ETagCondition::parse_http_header(entry.object().etag.as_bytes()).ok(),
             ..HeadObjectInput::default()
         };
-        match upstream.proxy(&http::Method::HEAD).head_object(internal_request(conditional)).await {
+        match Box::pin(upstream.proxy(&http::Method::HEAD).head_object(internal_request(conditional))).await {
             Err(e) => match client_facing(e, &upstream, None) {
                 e if is_not_modified(&e) => {
                     entry.revalidated();
@@ -66,7 +66,7 @@ async fn forward(
     status: Option<CacheStatus>,
 ) -> S3Result<S3Response<HeadObjectOutput>> {
     let mut response =
-        upstream.proxy(&req.method).head_object(req).await.map_err(|e| client_facing(e, upstream, None))?;
+        Box::pin(upstream.proxy(&req.method).head_object(req)).await.map_err(|e| client_facing(e, upstream, None))?;
     if let Some(status) = status {
         status.mark(&mut response.headers, None);
     }
