@@ -16,6 +16,15 @@ if ! command -v make >/dev/null || ! python3 -c 'import venv, ensurepip' 2>/dev/
     apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends make python3-venv >/dev/null
 fi
 
+# php-cli: the pod-life test serves a fetched webroot with `php -S`, and the deploy tests
+# evaluate Nextcloud's config fragments.
+if ! command -v php >/dev/null; then
+    log "installing php-cli"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get -o DPkg::Lock::Timeout=600 update -qq
+    apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends php-cli >/dev/null
+fi
+
 VENV=${CACHEGATE_TEST_VENV:-$ROOT/target/test-venv}
 if [[ ! -x $VENV/bin/pytest ]] || ! cmp -s tests/python/requirements.txt "$VENV/.requirements"; then
     log "python test clients into $VENV"
