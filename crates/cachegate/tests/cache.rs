@@ -177,9 +177,23 @@ async fn upstream_outage_serves_cached_objects_as_stale() {
     put(&s3, &bucket, "kept", b"still here").await;
     put(&s3, &bucket, "never-read", b"x").await;
     cached_get(&s3, &bucket, "kept", None).await;
+    gateway.wait_for("/readyz", 200);
     tokio::time::sleep(Duration::from_millis(300)).await;
     relay.cut();
     assert_eq!(cached_get(&s3, &bucket, "kept", None).await, (b"still here".to_vec(), "STALE".to_owned()));
+    // once the probes see the outage, the gateway stays in its Service to serve what it has
+    let probe_saw_outage = || {
+        let (_, body) = gateway.admin_get("/metrics").unwrap();
+        body.lines().any(|l| l.starts_with("cachegate_upstream_up{") && l.ends_with(" 0"))
+    };
+    for _ in 0..100 {
+        if probe_saw_outage() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(probe_saw_outage(), "the readiness probe never saw the outage");
+    assert_eq!(gateway.admin_get("/readyz").unwrap().0, 200);
     let uncached = s3.get_object().bucket(&bucket).key("never-read").send().await;
     assert_eq!(common::failure(uncached).0, 503);
     let write = s3.put_object().bucket(&bucket).key("w").body(ByteStream::from_static(b"x")).send().await;

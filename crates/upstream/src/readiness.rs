@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use tracing::{info, warn};
 
-/// Whether every upstream answered its last background probe.
+/// Whether the gateway should receive traffic: every upstream has answered a background
+/// probe, and answered the last one unless the gateway can serve through an outage.
 #[derive(Debug, Default)]
 pub struct Readiness {
     ready: AtomicBool,
@@ -14,7 +15,7 @@ pub struct Readiness {
 type Probe = (String, aws_sdk_s3::Client);
 
 impl Readiness {
-    /// True when the last probe of every upstream succeeded.
+    /// True when the gateway should receive traffic (see [`Readiness::spawn`]).
     pub fn is_ready(&self) -> bool {
         self.ready.load(Ordering::Relaxed)
     }
@@ -22,15 +23,21 @@ impl Readiness {
     /// Probes every upstream now and then every `interval` in the background.
     ///
     /// A probe is an authenticated ListBuckets: it proves the endpoint answers and
-    /// that the gateway's upstream credentials are accepted.
-    pub fn spawn(probes: Vec<Probe>, interval: Duration) -> Arc<Self> {
+    /// that the gateway's upstream credentials are accepted. Until every upstream has
+    /// answered once the gateway is not ready. After that, with `serves_through_outages`
+    /// (the cache serves stale objects when the upstream fails) it stays ready while an
+    /// upstream is down: every replica sees the same outage, and taking them all out of
+    /// the Service would refuse the cached objects too.
+    pub fn spawn(probes: Vec<Probe>, interval: Duration, serves_through_outages: bool) -> Arc<Self> {
         let readiness = Arc::new(Self::default());
         let state = Arc::clone(&readiness);
         tokio::spawn(async move {
             let mut up: Vec<Option<bool>> = vec![None; probes.len()];
+            let mut answered_once = vec![false; probes.len()];
             loop {
                 let mut all_up = true;
-                for ((name, client), last) in probes.iter().zip(up.iter_mut()) {
+                for (((name, client), last), answered) in probes.iter().zip(up.iter_mut()).zip(answered_once.iter_mut())
+                {
                     let result =
                         tokio::time::timeout(interval.max(Duration::from_secs(2)), client.list_buckets().send()).await;
                     let now_up = matches!(result, Ok(Ok(_)));
@@ -49,8 +56,10 @@ impl Readiness {
                         *last = Some(now_up);
                     }
                     all_up &= now_up;
+                    *answered |= now_up;
                 }
-                state.ready.store(all_up, Ordering::Relaxed);
+                let ready = all_up || (serves_through_outages && answered_once.iter().all(|a| *a));
+                state.ready.store(ready, Ordering::Relaxed);
                 tokio::time::sleep(interval).await;
             }
         });
