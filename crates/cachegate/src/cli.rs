@@ -16,6 +16,12 @@ pub struct Cli {
 pub enum Command {
     /// Run the S3 gateway in front of the upstream object store.
     Serve(ServeArgs),
+    /// Pack a webroot into a new snapshot in the bucket and make it current.
+    PublishSnapshot(crate::publish::PublishArgs),
+    /// Bring a directory to the current (or a given) snapshot; the init container's job.
+    FetchWebroot(crate::fetch::FetchArgs),
+    /// List, show, roll back to and prune published snapshots.
+    Snapshots(crate::snapshots::SnapshotsArgs),
 }
 
 /// Options of `cachegate serve`.

@@ -6,6 +6,7 @@ use anyhow::Context;
 use cachegate_cache::{CacheStore, TenantCache};
 use cachegate_s3::{BucketPattern, CacheSetup, FrontOptions, FrontService, Tenant, TenantRegistry, Upstream};
 use cachegate_upstream::{Readiness, UpstreamConfig, build_client};
+use http_body_util::Either;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -18,6 +19,7 @@ use tracing::{debug, info, warn};
 
 use crate::cli::ServeArgs;
 use crate::config::{self, Config, Source};
+use crate::snapshot_route::SnapshotRoute;
 use crate::{admin, telemetry, tls};
 
 /// Request latency buckets (seconds): from cache hits to multi-GiB transfers.
@@ -106,7 +108,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
         "cachegate serving"
     );
     tokio::spawn(admin::serve(admin_listener, readiness, metrics));
-    serve_s3(listener, tls, front, config.shutdown_grace).await;
+    let route = SnapshotRoute::new(&config, front.clone());
+    serve_s3(listener, tls, Routes { front, snapshots: route }, config.shutdown_grace).await;
     Ok(())
 }
 
@@ -152,7 +155,14 @@ fn connect(config: &UpstreamConfig) -> anyhow::Result<Upstream> {
 }
 
 /// Accepts S3 connections until SIGTERM/SIGINT, then lets open requests finish for `grace`.
-async fn serve_s3(listener: TcpListener, tls: Option<TlsAcceptor>, front: FrontService, grace: std::time::Duration) {
+/// What the S3 listener serves: the S3 front, and the snapshot route when it is on.
+#[derive(Clone)]
+struct Routes {
+    front: FrontService,
+    snapshots: Option<SnapshotRoute>,
+}
+
+async fn serve_s3(listener: TcpListener, tls: Option<TlsAcceptor>, routes: Routes, grace: std::time::Duration) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
     // slow or idle clients must not hold connections forever
     builder.http1().timer(TokioTimer::new()).header_read_timeout(std::time::Duration::from_secs(60));
@@ -171,12 +181,12 @@ async fn serve_s3(listener: TcpListener, tls: Option<TlsAcceptor>, front: FrontS
             () = &mut shutdown => break,
         };
         let _ = tcp.set_nodelay(true);
-        let (front, builder, watcher, tls) = (front.clone(), builder.clone(), graceful.watcher(), tls.clone());
+        let (routes, builder, watcher, tls) = (routes.clone(), builder.clone(), graceful.watcher(), tls.clone());
         tokio::spawn(async move {
             match tls {
-                None => serve_connection(tcp, &builder, front, watcher).await,
+                None => serve_connection(tcp, &builder, routes, watcher).await,
                 Some(acceptor) => match acceptor.accept(tcp).await {
-                    Ok(stream) => serve_connection(stream, &builder, front, watcher).await,
+                    Ok(stream) => serve_connection(stream, &builder, routes, watcher).await,
                     Err(e) => debug!(%peer, error = %e, "TLS handshake failed"),
                 },
             }
@@ -188,13 +198,18 @@ async fn serve_s3(listener: TcpListener, tls: Option<TlsAcceptor>, front: FrontS
     }
 }
 
-async fn serve_connection<S>(io: S, builder: &auto::Builder<TokioExecutor>, front: FrontService, watcher: Watcher)
+async fn serve_connection<S>(io: S, builder: &auto::Builder<TokioExecutor>, routes: Routes, watcher: Watcher)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |request| {
-        let front = front.clone();
-        async move { front.handle(request).await }
+        let routes = routes.clone();
+        async move {
+            match routes.snapshots.as_ref().filter(|route| route.claims(&request)) {
+                Some(route) => Ok(route.answer(request).await.map(Either::Right)),
+                None => routes.front.handle(request).await.map(|response| response.map(Either::Left)),
+            }
+        }
     });
     let connection = builder.serve_connection_with_upgrades(TokioIo::new(io), service);
     if let Err(e) = watcher.watch(connection.into_owned()).await {

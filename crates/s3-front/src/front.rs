@@ -3,9 +3,10 @@ use std::time::{Duration, Instant};
 
 use http::HeaderValue;
 use s3s::config::{S3Config, StaticConfigProvider};
+use s3s::dto::{GetObjectInput, GetObjectOutput};
 use s3s::host::MultiDomain;
 use s3s::service::{S3Service, S3ServiceBuilder};
-use s3s::{Body, HttpError};
+use s3s::{Body, HttpError, S3, S3Response, S3Result};
 use tracing::Instrument;
 
 use crate::access::TenantAccess;
@@ -14,6 +15,7 @@ use crate::gateway::{CacheSetup, Gateway};
 use crate::metered_body::{AccessRecord, MeteredBody};
 use crate::registry::TenantAuth;
 use crate::sigv2_bucket_slash::SlashVariant;
+use crate::upstream::internal_request;
 use crate::{FrontError, RequestContext, TenantRegistry};
 
 /// Settings of the S3 front that are not per tenant.
@@ -34,6 +36,8 @@ pub struct FrontOptions {
 #[derive(Clone)]
 pub struct FrontService {
     s3: Arc<S3Service>,
+    gateway: Gateway,
+    registry: Arc<TenantRegistry>,
 }
 
 impl FrontService {
@@ -43,10 +47,11 @@ impl FrontService {
         options: &FrontOptions,
         cache: Option<CacheSetup>,
     ) -> Result<Self, FrontError> {
-        let mut builder = S3ServiceBuilder::new(Gateway { cache });
+        let gateway = Gateway { cache };
+        let mut builder = S3ServiceBuilder::new(gateway.clone());
         builder.set_auth(TenantAuth(Arc::clone(&registry)));
         builder.set_access(TenantAccess {
-            registry,
+            registry: Arc::clone(&registry),
             anonymous: options.anonymous.clone(),
             max_clock_skew: options.max_clock_skew,
         });
@@ -58,7 +63,27 @@ impl FrontService {
         let mut config = S3Config::default();
         config.presigned_url_max_skew_time_secs = u32::try_from(options.max_clock_skew.as_secs()).unwrap_or(u32::MAX);
         builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
-        Ok(Self { s3: Arc::new(builder.build()) })
+        Ok(Self { s3: Arc::new(builder.build()), gateway, registry })
+    }
+
+    /// GetObject of `bucket`/`key` on behalf of the tenant called `tenant`, through the
+    /// cache like a client's own, for routes that authenticate their callers themselves.
+    /// `None` when there is no such tenant or the bucket is not one of its own.
+    pub async fn get_object_as(
+        &self,
+        tenant: &str,
+        input: GetObjectInput,
+    ) -> Option<S3Result<S3Response<GetObjectOutput>>> {
+        let tenant = self.registry.tenant_named(tenant)?;
+        if !tenant.may_use(&input.bucket) {
+            return None;
+        }
+        let context = Arc::new(RequestContext::new());
+        context.authorize(&tenant.name, "GetObject");
+        let mut request = internal_request(input);
+        request.extensions.insert(context);
+        request.extensions.insert(Arc::clone(tenant));
+        Some(self.gateway.get_object(request).await)
     }
 
     /// Handles one client request.

@@ -15,6 +15,7 @@ use crate::upstream_error::client_facing;
 use crate::writes::{Writes, Written};
 
 /// The disk cache as the gateway uses it.
+#[derive(Clone)]
 pub struct CacheSetup {
     /// The store.
     pub store: Arc<CacheStore>,
@@ -31,6 +32,7 @@ pub struct CacheSetup {
 /// the cache there); uploads are verified on their way ([`BodyWatch`]); every other
 /// operation is forwarded unchanged to the tenant's upstream through `s3s-aws`. Writes
 /// make the cache forget what they change, before and after they are forwarded.
+#[derive(Clone)]
 pub(crate) struct Gateway {
     pub(crate) cache: Option<CacheSetup>,
 }

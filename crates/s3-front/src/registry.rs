@@ -33,6 +33,11 @@ impl TenantRegistry {
         self.keys.get(access_key).map(|(_, t)| t)
     }
 
+    /// The tenant called `name`.
+    pub fn tenant_named(&self, name: &str) -> Option<&Arc<Tenant>> {
+        self.keys.values().map(|(_, t)| t).find(|t| &*t.name == name)
+    }
+
     /// Each distinct upstream, once.
     pub fn upstreams(&self) -> Vec<Arc<crate::Upstream>> {
         let mut seen: Vec<Arc<crate::Upstream>> = Vec::new();

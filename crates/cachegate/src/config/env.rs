@@ -1,7 +1,8 @@
 //! Environment overrides: `CACHEGATE_<KEY>` sets a config key (dots become `_`),
 //! `CACHEGATE_<KEY>_FILE` reads it from a file (Kubernetes Secret mounts), and
 //! `CACHEGATE_ACCESS_KEY`/`CACHEGATE_SECRET_KEY` add a single tenant, as MinIO Gateway's
-//! `MINIO_ROOT_USER`/`MINIO_ROOT_PASSWORD` did.
+//! `MINIO_ROOT_USER`/`MINIO_ROOT_PASSWORD` did (with `CACHEGATE_BUCKETS`, and
+//! `CACHEGATE_WEBROOT_BUCKET`/`_PREFIX` for its snapshots).
 
 use std::collections::BTreeMap;
 
@@ -9,7 +10,7 @@ use figment::Figment;
 use figment::providers::Serialized;
 use figment::value::Value;
 
-use super::{KeyPair, TenantConfig};
+use super::{KeyPair, TenantConfig, WebrootConfig};
 
 const PREFIX: &str = "CACHEGATE_";
 
@@ -56,12 +57,17 @@ const KEYS: &[(&str, Kind)] = &[
     ("cache.mode", Kind::Text),
     ("cache.max_stale", Kind::Text),
     ("cache.max_fills", Kind::Parsed),
+    ("snapshot_http.token", Kind::Text),
 ];
 
 /// The single-tenant variables (not config keys of their own).
 const ACCESS_KEY: &str = "ACCESS_KEY";
 const SECRET_KEY: &str = "SECRET_KEY";
 const BUCKETS: &str = "BUCKETS";
+const PREVIOUS_ACCESS_KEY: &str = "PREVIOUS_ACCESS_KEY";
+const PREVIOUS_SECRET_KEY: &str = "PREVIOUS_SECRET_KEY";
+const WEBROOT_BUCKET: &str = "WEBROOT_BUCKET";
+const WEBROOT_PREFIX: &str = "WEBROOT_PREFIX";
 
 /// The environment variable that sets config `key`.
 pub fn variable_for(key: &str) -> String {
@@ -80,21 +86,34 @@ pub fn apply(mut figment: Figment, vars: impl IntoIterator<Item = (String, Strin
             figment = figment.merge(Serialized::default(key, value));
         }
     }
-    match (values.get(ACCESS_KEY), values.get(SECRET_KEY)) {
+    let pair = |access: &str, secret: &str| match (values.get(access), values.get(secret)) {
         (Some(access_key), Some(secret_key)) => {
+            Ok(Some(KeyPair { access_key: access_key.clone(), secret_key: secret_key.clone() }))
+        }
+        (None, None) => Ok(None),
+        _ => Err(format!("{PREFIX}{access} and {PREFIX}{secret} must be set together")),
+    };
+    let (current, previous) = (pair(ACCESS_KEY, SECRET_KEY)?, pair(PREVIOUS_ACCESS_KEY, PREVIOUS_SECRET_KEY)?);
+    match current {
+        Some(current) => {
             let buckets = values.get(BUCKETS).map_or("*", String::as_str);
             let tenant = TenantConfig {
                 name: "default".to_owned(),
                 buckets: buckets.split(',').map(|b| b.trim().to_owned()).filter(|b| !b.is_empty()).collect(),
-                keys: vec![KeyPair { access_key: access_key.clone(), secret_key: secret_key.clone() }],
+                // the previous pair stays valid while clients move to the current one
+                keys: std::iter::once(current).chain(previous).collect(),
+                webroot: values.get(WEBROOT_BUCKET).map(|bucket| WebrootConfig {
+                    bucket: bucket.clone(),
+                    prefix: values.get(WEBROOT_PREFIX).cloned().unwrap_or_default(),
+                }),
                 ..TenantConfig::default()
             };
             figment = figment.admerge(Serialized::default("tenants", vec![tenant]));
         }
-        (None, None) => {}
-        _ => {
-            return Err(format!("{PREFIX}{ACCESS_KEY} and {PREFIX}{SECRET_KEY} must be set together"));
+        None if previous.is_some() => {
+            return Err(format!("{PREFIX}{PREVIOUS_ACCESS_KEY} needs {PREFIX}{ACCESS_KEY} and {PREFIX}{SECRET_KEY}"));
         }
+        None => {}
     }
     Ok(figment)
 }
@@ -194,5 +213,22 @@ mod tests {
         let both = config_from(&[("CACHEGATE_SECRET_KEY", "a"), ("CACHEGATE_SECRET_KEY_FILE", file.to_str().unwrap())]);
         assert!(both.unwrap_err().contains("not both"));
         assert!(config_from(&[("CACHEGATE_ACCESS_KEY", "a")]).unwrap_err().contains("together"));
+        let previous_only = [("CACHEGATE_PREVIOUS_ACCESS_KEY", "a"), ("CACHEGATE_PREVIOUS_SECRET_KEY", "b")];
+        assert!(config_from(&previous_only).unwrap_err().contains("needs"));
+    }
+
+    #[test]
+    fn a_previous_key_pair_stays_valid_during_rotation() {
+        let config = config_from(&[
+            ("CACHEGATE_ACCESS_KEY", "new"),
+            ("CACHEGATE_SECRET_KEY", "new-secret"),
+            ("CACHEGATE_PREVIOUS_ACCESS_KEY", "old"),
+            ("CACHEGATE_PREVIOUS_SECRET_KEY", "old-secret"),
+            ("CACHEGATE_WEBROOT_BUCKET", "web"),
+        ])
+        .unwrap();
+        let keys: Vec<_> = config.tenants[0].keys.iter().map(|k| k.access_key.as_str()).collect();
+        assert_eq!(keys, ["new", "old"]);
+        assert_eq!(config.tenants[0].webroot.as_ref().unwrap().bucket, "web");
     }
 }

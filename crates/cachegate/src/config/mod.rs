@@ -52,6 +52,8 @@ pub struct Config {
     pub upstream: UpstreamConfig,
     /// The disk cache (off unless `cache.dir` is set).
     pub cache: CacheConfig,
+    /// The plain-HTTP route to each tenant's current webroot snapshot.
+    pub snapshot_http: SnapshotHttpConfig,
     /// The tenants: key pairs, buckets and optionally their own upstream.
     pub tenants: Vec<TenantConfig>,
 }
@@ -70,6 +72,7 @@ impl Default for Config {
             log: LogConfig::default(),
             upstream: UpstreamConfig::default(),
             cache: CacheConfig::default(),
+            snapshot_http: SnapshotHttpConfig::default(),
             tenants: Vec::new(),
         }
     }
@@ -83,6 +86,25 @@ pub struct TlsConfig {
     pub cert_file: Option<PathBuf>,
     /// PEM private key.
     pub key_file: Option<PathBuf>,
+}
+
+/// `GET /snapshots/<tenant>/current.tar.gz` on the S3 listener, for init containers that
+/// only have curl and tar: off while `token` is empty.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SnapshotHttpConfig {
+    /// The bearer token callers send (`Authorization: Bearer <token>`).
+    pub token: String,
+}
+
+/// Where a tenant's webroot snapshots live (what `publish-snapshot` was given).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebrootConfig {
+    /// The bucket.
+    pub bucket: String,
+    /// The key prefix inside it (empty = the bucket root).
+    pub prefix: String,
 }
 
 /// Log output settings.
@@ -123,6 +145,9 @@ pub struct TenantConfig {
     pub keys: Vec<KeyPair>,
     /// How this tenant, and each of its buckets, uses the cache.
     pub cache: TenantCache,
+    /// The tenant's webroot snapshots, served by the `snapshot_http` route.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webroot: Option<WebrootConfig>,
     /// This tenant's own upstream: keys given here replace those of the top-level `upstream`.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub upstream: Option<figment::value::Dict>,

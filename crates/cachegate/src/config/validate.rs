@@ -42,6 +42,14 @@ pub fn validate(config: &Config) -> Result<(), Vec<String>> {
                 problems.push(format!("{at}.keys[{j}].access_key: '{}' is used twice", pair.access_key));
             }
         }
+        if let Some(webroot) = &tenant.webroot {
+            let patterns: Vec<_> = tenant.buckets.iter().filter_map(|b| BucketPattern::parse(b).ok()).collect();
+            if webroot.bucket.is_empty() {
+                problems.push(format!("{at}.webroot.bucket: must not be empty"));
+            } else if !patterns.iter().any(|p| p.matches(&webroot.bucket)) {
+                problems.push(format!("{at}.webroot.bucket: '{}' is not one of the tenant's buckets", webroot.bucket));
+            }
+        }
         match tenant.upstream(&config.upstream) {
             Ok(upstream) => check_upstream(&format!("{at}.upstream"), &upstream, &mut problems),
             Err(e) => problems.push(format!("{at}.upstream: {}", one_line(&e))),
@@ -60,6 +68,9 @@ pub fn validate(config: &Config) -> Result<(), Vec<String>> {
             }
         }
         (None, None) => {}
+    }
+    if !config.snapshot_http.token.is_empty() && config.tenants.iter().all(|t| t.webroot.is_none()) {
+        problems.push("snapshot_http.token: set, but no tenant names its `webroot`".to_owned());
     }
     if let Err(e) = tracing_subscriber::EnvFilter::try_new(&config.log.level) {
         problems.push(format!("log.level: '{}' is not a valid filter: {e}", config.log.level));

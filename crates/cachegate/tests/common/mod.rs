@@ -301,3 +301,34 @@ impl Relay {
         self.tasks.lock().unwrap().abort_all();
     }
 }
+
+/// Runs the `cachegate` binary with `args` against the test RGW (its `AWS_*` variables
+/// and nothing else from the environment): exit code, stdout, stderr.
+pub fn run_cachegate(args: &[&str]) -> (i32, String, String) {
+    run_cachegate_with(args, &[])
+}
+
+/// [`run_cachegate`] with extra environment variables.
+pub fn run_cachegate_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let output = cachegate_command(args).envs(env.iter().copied()).output().expect("run cachegate");
+    (
+        output.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
+
+/// A `cachegate` command with `args` and the test RGW's credentials and endpoint.
+pub fn cachegate_command(args: &[&str]) -> Command {
+    let rgw = rgw();
+    let mut command = Command::new(env!("CARGO_BIN_EXE_cachegate"));
+    command
+        .args(args)
+        .env_clear()
+        .env("AWS_ENDPOINT_URL", &rgw.endpoint)
+        .env("AWS_ACCESS_KEY_ID", &rgw.access_key)
+        .env("AWS_SECRET_ACCESS_KEY", &rgw.secret_key)
+        .env("AWS_REGION", "us-east-1")
+        .env("HOME", "/nonexistent");
+    command
+}

@@ -1,0 +1,129 @@
+//! `cachegate fetch-webroot` (also `fetch-webroot` through a symlink).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use bytesize::ByteSize;
+use cachegate_snapshot::{FetchMode, FetchOptions, Limits, SnapshotError, SnapshotId, VerifyMode, fetch_webroot, mib};
+use clap::{Args, ValueEnum};
+
+use crate::snapshot_cli::{BucketArgs, run};
+
+/// Options of `cachegate fetch-webroot`.
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// Directory to bring to the snapshot (created if missing; what the snapshot lacks is deleted).
+    #[arg(long, value_name = "DIR")]
+    pub dest: PathBuf,
+    /// Fetch this snapshot instead of the current one.
+    #[arg(long, value_name = "ID")]
+    pub snapshot: Option<String>,
+    /// Owner and group (numeric) of everything written, e.g. 33:33.
+    #[arg(long, value_name = "UID:GID")]
+    pub owner: Option<String>,
+    /// Marker file written last (relative paths are inside DEST) [default: DEST/.directory,
+    /// a name Nextcloud's integrity check ignores].
+    #[arg(long, value_name = "PATH")]
+    pub marker: Option<PathBuf>,
+    /// Checks when DEST already holds the snapshot: `quick` (type, size, mode, mtime, owner
+    /// of every entry, no extras) or `full` (also every file's SHA-256).
+    #[arg(long, value_enum, default_value_t = Verify::Quick)]
+    pub verify: Verify,
+    /// Ranged GETs in flight.
+    #[arg(long, default_value_t = 8)]
+    pub concurrency: usize,
+    /// Flush DEST's file system (syncfs) before writing the marker.
+    #[arg(long)]
+    pub sync: bool,
+    /// Refuse snapshots whose tar stream is larger.
+    #[arg(long, value_name = "SIZE", default_value_t = ByteSize(Limits::default().max_bytes))]
+    pub max_bytes: ByteSize,
+    /// Refuse snapshots with more entries.
+    #[arg(long, value_name = "N", default_value_t = Limits::default().max_entries)]
+    pub max_entries: u64,
+    /// Seconds between progress lines on stderr (0: none).
+    #[arg(long, value_name = "SECONDS", default_value_t = 2.0)]
+    pub progress: f64,
+    #[command(flatten)]
+    pub bucket: BucketArgs,
+}
+
+/// `--verify` values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Verify {
+    /// Stat every entry.
+    Quick,
+    /// Stat and hash every entry.
+    Full,
+}
+
+/// Runs `cachegate fetch-webroot`: progress and one summary line on stderr; exit 0 only
+/// when DEST holds the snapshot and its marker.
+pub fn main(args: &FetchArgs) -> ExitCode {
+    run("fetch-webroot", async {
+        let options = FetchOptions {
+            dest: args.dest.clone(),
+            snapshot: args
+                .snapshot
+                .as_deref()
+                .map(str::parse::<SnapshotId>)
+                .transpose()
+                .map_err(SnapshotError::Usage)?,
+            owner: args.owner.as_deref().map(parse_owner).transpose()?,
+            marker: args.marker.clone(),
+            verify: match args.verify {
+                Verify::Quick => VerifyMode::Quick,
+                Verify::Full => VerifyMode::Full,
+            },
+            concurrency: args.concurrency.max(1),
+            limits: Limits { max_bytes: args.max_bytes.as_u64(), max_entries: args.max_entries, ..Limits::default() },
+            sync: args.sync,
+            progress: (args.progress > 0.0).then(|| Duration::from_secs_f64(args.progress)),
+        };
+        let store = args.bucket.store().await?;
+        let report = fetch_webroot(&store, &options).await?;
+        let mode = match report.mode {
+            FetchMode::Verified => "verified, nothing to change",
+            FetchMode::Repaired => "repaired",
+            FetchMode::Updated => "updated from the previous snapshot",
+            FetchMode::Full => "fetched",
+        };
+        eprintln!(
+            "fetch-webroot: {} holds {} (Nextcloud {}), {mode}: {} entries, {} files written ({}), {} fetched \
+             ({} members, {} requests), {} removed, {} hashed, {:.2} s",
+            args.dest.display(),
+            report.snapshot.id,
+            report.manifest.nextcloud_version.as_deref().unwrap_or("unknown"),
+            report.manifest.entry_count,
+            report.files_written,
+            mib(report.bytes_written),
+            mib(report.fetched.bytes),
+            report.fetched.members,
+            report.fetched.requests,
+            report.removed,
+            report.hashed,
+            report.elapsed.as_secs_f64(),
+        );
+        Ok(())
+    })
+}
+
+/// `UID:GID`, both numeric.
+fn parse_owner(text: &str) -> Result<(u32, u32), SnapshotError> {
+    text.split_once(':')
+        .and_then(|(uid, gid)| Some((uid.parse().ok()?, gid.parse().ok()?)))
+        .ok_or_else(|| SnapshotError::Usage(format!("--owner '{text}' is not UID:GID (numeric, e.g. 33:33)")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn owner_is_numeric_uid_and_gid() {
+        assert_eq!(parse_owner("33:33").unwrap(), (33, 33));
+        assert!(parse_owner("www-data:www-data").is_err());
+        assert!(parse_owner("33").is_err());
+    }
+}
