@@ -470,7 +470,7 @@ if [[ ${BENCH_PERF:-0} == 1 && $HAVE_CG == 1 ]]; then
         log "perf: $1"
         "${@:2}"
         perf record -q -F 499 -g -o "$WORK/perf-$1.data" -- "${CMD[@]}" > "$WORK/logs/perf-$1.log" 2>&1 || true
-        perf report -i "$WORK/perf-$1.data" --no-children --percent-limit 1 --stdio --sort comm,dso,symbol \
+        perf report -i "$WORK/perf-$1.data" --no-children -g none --percent-limit 1 --stdio --sort comm,dso,symbol \
             > "$WORK/perf-$1.txt" 2>/dev/null || true
     }
     has_case publish && perf_run publish cg_publish

@@ -25,8 +25,8 @@ pub struct PublishArgs {
     /// Then delete all but the newest N snapshots (the current and previous ones are always kept).
     #[arg(long, value_name = "N")]
     pub keep: Option<usize>,
-    /// gzip level, 0-9.
-    #[arg(long, default_value_t = 6)]
+    /// gzip level, 0-9 (5: measured 3.2x faster than `tar -czf` on 2 cores, archive 2.6% larger).
+    #[arg(long, default_value_t = 5)]
     pub level: u32,
     /// Uncompressed size of each gzip member (smaller: finer incremental fetches, larger archive).
     #[arg(long, value_name = "SIZE", default_value_t = ByteSize(DEFAULT_MEMBER_SIZE as u64))]
