@@ -26,6 +26,7 @@ use crate::{CacheConfig, CacheError, CacheKey, Entry, Fill, ObjectMeta};
 
 /// Largest object kept in the memory tier.
 pub const MEMORY_OBJECT_MAX: u64 = 256 << 10;
+const _: () = assert!(MEMORY_OBJECT_MAX <= BLOCK_SIZE, "a memory-tier object is read as one block");
 
 /// The disk cache: index, files and fills in progress.
 pub struct CacheStore {
@@ -173,8 +174,9 @@ impl CacheStore {
         }
         let (memory, entry) = (self.memory.clone(), Arc::clone(entry));
         futures::stream::once(async move {
-            let chunks: Vec<Bytes> = read(Source::Entry(Arc::clone(&entry)), 0..size).try_collect().await?;
-            let whole = Bytes::from(chunks.concat());
+            // no bigger than a block: `read` yields the whole object, checked, as one chunk
+            let mut blocks = std::pin::pin!(read(Source::Entry(Arc::clone(&entry)), 0..size));
+            let whole = blocks.try_next().await?.unwrap_or_default();
             memory.insert(entry.serial, whole.clone());
             Ok(whole.slice(span))
         })

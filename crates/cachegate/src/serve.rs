@@ -78,13 +78,13 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .context("installing the metrics recorder")?;
     let registry = Arc::new(build_registry(&config)?);
     let probes = registry.upstreams().iter().map(|u| (u.name.clone(), u.probe_client())).collect();
-    let serves_stale = config.cache.dir.is_some() && !config.cache.max_stale.is_zero();
-    let readiness = Readiness::spawn(probes, config.readiness_interval, serves_stale);
     let cache = CacheStore::open(&config.cache)?.map(|store| CacheSetup {
         store,
         default_mode: config.cache.mode,
         max_stale: config.cache.max_stale,
     });
+    let serves_stale = cache.as_ref().is_some_and(|c| !c.max_stale.is_zero());
+    let readiness = Readiness::spawn(probes, config.readiness_interval, serves_stale);
     let front = FrontService::new(
         Arc::clone(&registry),
         &FrontOptions {

@@ -1,5 +1,7 @@
 use std::sync::{Arc, OnceLock};
 
+use metrics::SharedString;
+
 /// What the gateway learns about one request while handling it: its id, and once
 /// authorized, its tenant and S3 operation. Shared by the access log and metrics.
 #[derive(Debug)]
@@ -7,7 +9,7 @@ pub struct RequestContext {
     /// Request id returned as `x-amz-request-id`, in error bodies and in logs.
     pub id: String,
     tenant: OnceLock<Arc<str>>,
-    operation: OnceLock<Box<str>>,
+    operation: OnceLock<Arc<str>>,
 }
 
 impl RequestContext {
@@ -30,6 +32,12 @@ impl RequestContext {
     /// The S3 operation name, or `-` when the request was not authorized.
     pub fn operation(&self) -> &str {
         self.operation.get().map_or("-", |o| o)
+    }
+
+    /// The tenant and operation as metric label values (shared, not copied).
+    pub(crate) fn labels(&self) -> (SharedString, SharedString) {
+        let label = |value: Option<&Arc<str>>| value.map_or(SharedString::const_str("-"), |v| Arc::clone(v).into());
+        (label(self.tenant.get()), label(self.operation.get()))
     }
 }
 

@@ -69,14 +69,13 @@ impl HttpBody for MeteredBody {
 impl Drop for AccessRecord {
     fn drop(&mut self) {
         let seconds = self.started.elapsed().as_secs_f64();
-        let (tenant, operation) = (self.context.tenant().to_owned(), self.context.operation().to_owned());
         info!(
             target: "cachegate::access",
             request_id = %self.context.id,
             method = %self.method,
             path = %self.path,
-            operation = %operation,
-            tenant = %tenant,
+            operation = %self.context.operation(),
+            tenant = %self.context.tenant(),
             status = self.status,
             bytes_in = self.bytes_in,
             bytes_out = self.bytes_out,
@@ -84,6 +83,7 @@ impl Drop for AccessRecord {
             duration_ms = (seconds * 1000.0).round() as u64,
             "request"
         );
+        let (tenant, operation) = self.context.labels();
         metrics::counter!("cachegate_requests_total", "operation" => operation.clone(), "tenant" => tenant.clone(), "status" => self.status.to_string()).increment(1);
         metrics::histogram!("cachegate_request_duration_seconds", "operation" => operation).record(seconds);
         metrics::counter!("cachegate_received_bytes_total", "tenant" => tenant.clone()).increment(self.bytes_in);

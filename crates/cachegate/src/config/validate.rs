@@ -27,9 +27,11 @@ pub fn validate(config: &Config) -> Result<(), Vec<String>> {
         if tenant.buckets.is_empty() {
             problems.push(format!("{at}.buckets: list at least one bucket rule"));
         }
+        let mut patterns = Vec::new();
         for (j, pattern) in tenant.buckets.iter().enumerate() {
-            if let Err(e) = BucketPattern::parse(pattern) {
-                problems.push(format!("{at}.buckets[{j}]: {e}"));
+            match BucketPattern::parse(pattern) {
+                Ok(pattern) => patterns.push(pattern),
+                Err(e) => problems.push(format!("{at}.buckets[{j}]: {e}")),
             }
         }
         if tenant.keys.is_empty() {
@@ -43,7 +45,6 @@ pub fn validate(config: &Config) -> Result<(), Vec<String>> {
             }
         }
         if let Some(webroot) = &tenant.webroot {
-            let patterns: Vec<_> = tenant.buckets.iter().filter_map(|b| BucketPattern::parse(b).ok()).collect();
             if webroot.bucket.is_empty() {
                 problems.push(format!("{at}.webroot.bucket: must not be empty"));
             } else if !patterns.iter().any(|p| p.matches(&webroot.bucket)) {

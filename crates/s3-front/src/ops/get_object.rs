@@ -65,7 +65,7 @@ async fn lead(
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let whole = whole_object(&req.input);
-    match Box::pin(upstream.proxy(&http::Method::GET).get_object(internal_request(whole))).await {
+    match upstream.proxy(&http::Method::GET).get_object(internal_request(whole)).await {
         Ok(fetched) => fill_from(Some(lease), fetched.output, upstream, req).await,
         Err(e) => Err(client_facing(e, upstream, None)),
     }
@@ -80,7 +80,7 @@ async fn revalidate(
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let mut conditional = whole_object(&req.input);
     conditional.if_none_match = ETagCondition::parse_http_header(entry.object().etag.as_bytes()).ok();
-    match Box::pin(upstream.proxy(&http::Method::GET).get_object(internal_request(conditional))).await {
+    match upstream.proxy(&http::Method::GET).get_object(internal_request(conditional)).await {
         Err(e) => match client_facing(e, upstream, None) {
             e if is_not_modified(&e) => {
                 entry.revalidated();
