@@ -11,10 +11,30 @@ use crate::rgw_quirks::RgwQuirks;
 use crate::{UpstreamConfig, UpstreamError};
 
 /// Builds an S3 client for `config`; `retrying` selects whether transient failures are retried.
+pub fn build_client(config: &UpstreamConfig, retrying: bool) -> Result<aws_sdk_s3::Client, UpstreamError> {
+    let sdk_config = client_config(config, retrying)?;
+    // without keys the client sends unsigned (anonymous) requests
+    let sdk_config = if config.access_key.is_empty() {
+        sdk_config.allow_no_auth()
+    } else {
+        sdk_config.credentials_provider(Credentials::new(
+            &config.access_key,
+            &config.secret_key,
+            None,
+            None,
+            "cachegate-config",
+        ))
+    }
+    .build();
+    Ok(aws_sdk_s3::Client::from_conf(sdk_config))
+}
+
+/// The configuration [`build_client`] gives its client, without credentials: for callers
+/// that bring their own provider (such as the AWS credential chain).
 ///
 /// RGW 16.2 rejects the SDK's default aws-chunked uploads with trailing checksums, so
 /// checksums are only computed where the operation requires them.
-pub fn build_client(config: &UpstreamConfig, retrying: bool) -> Result<aws_sdk_s3::Client, UpstreamError> {
+pub fn client_config(config: &UpstreamConfig, retrying: bool) -> Result<aws_sdk_s3::config::Builder, UpstreamError> {
     let endpoint = config.endpoint.trim_end_matches('/');
     if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
         return Err(UpstreamError::BadEndpoint(config.endpoint.clone()));
@@ -32,7 +52,7 @@ pub fn build_client(config: &UpstreamConfig, retrying: bool) -> Result<aws_sdk_s
         .tls_context(tls_context)
         .build_https();
     let attempts = if retrying { config.max_attempts.max(1) } else { 1 };
-    let sdk_config = aws_sdk_s3::Config::builder()
+    Ok(aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(Region::new(config.region.clone()))
@@ -46,21 +66,7 @@ pub fn build_client(config: &UpstreamConfig, retrying: bool) -> Result<aws_sdk_s
         .http_client(http_client)
         .interceptor(RgwQuirks)
         .interceptor(Passthrough)
-        .interceptor(RequestMetrics { upstream: endpoint.to_owned() });
-    // without keys the client sends unsigned (anonymous) requests
-    let sdk_config = if config.access_key.is_empty() {
-        sdk_config.allow_no_auth()
-    } else {
-        sdk_config.credentials_provider(Credentials::new(
-            &config.access_key,
-            &config.secret_key,
-            None,
-            None,
-            "cachegate-config",
-        ))
-    }
-    .build();
-    Ok(aws_sdk_s3::Client::from_conf(sdk_config))
+        .interceptor(RequestMetrics { upstream: endpoint.to_owned() }))
 }
 
 #[cfg(test)]

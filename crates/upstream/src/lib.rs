@@ -9,7 +9,7 @@ mod readiness;
 mod request_metrics;
 mod rgw_quirks;
 
-pub use client::build_client;
+pub use client::{build_client, client_config};
 pub use config::UpstreamConfig;
 pub use error::UpstreamError;
 pub use passthrough::{Exchange, exchange};

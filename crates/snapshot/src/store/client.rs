@@ -4,7 +4,7 @@ use std::time::Duration;
 use aws_config::meta::region::RegionProviderChain;
 use aws_sdk_s3::config::ProvideCredentials;
 use aws_sdk_s3::config::{BehaviorVersion, Region};
-use cachegate_upstream::{UpstreamConfig, build_client};
+use cachegate_upstream::{UpstreamConfig, UpstreamError, build_client, client_config};
 
 use crate::error::{Result, SnapshotError};
 
@@ -33,26 +33,21 @@ pub async fn connect(options: &S3Options) -> Result<aws_sdk_s3::Client> {
     let region = RegionProviderChain::first_try(options.region.clone().map(Region::new))
         .or_else(aws_config::environment::EnvironmentVariableRegionProvider::new())
         .or_else(aws_config::profile::ProfileFileRegionProvider::new())
-        .or_else(Region::new("us-east-1"));
-    let shared = aws_config::defaults(BehaviorVersion::latest()).region(region).load().await;
+        .region()
+        .await
+        .unwrap_or_else(|| Region::new("us-east-1"));
+    let shared = aws_config::defaults(BehaviorVersion::latest()).region(region.clone()).load().await;
     let endpoint = options
         .endpoint
         .clone()
         .or_else(|| std::env::var("AWS_ENDPOINT_URL_S3").ok())
         .or_else(|| shared.endpoint_url().map(str::to_owned))
         .ok_or_else(|| SnapshotError::Usage("no S3 endpoint: give --endpoint or set AWS_ENDPOINT_URL".into()))?;
-    let explicit = match (&options.access_key, &options.secret_key) {
-        (Some(access), Some(secret)) => Some((access.clone(), secret.clone())),
-        (None, None) => None,
-        _ => return Err(SnapshotError::Usage("--access-key and the secret key go together".into())),
-    };
-    // build_client signs with static keys; the chain's provider replaces the placeholder below
-    let (access_key, secret_key) = explicit.clone().unwrap_or_else(|| ("from-credential-chain".into(), String::new()));
     let config = UpstreamConfig {
         endpoint,
-        region: shared.region().map_or_else(|| "us-east-1".to_owned(), |r| r.to_string()),
-        access_key,
-        secret_key,
+        region: region.to_string(),
+        access_key: String::new(),
+        secret_key: String::new(),
         path_style: !options.virtual_hosted,
         ca_bundle: options.ca_bundle.clone(),
         connect_timeout: Duration::from_secs(5),
@@ -60,17 +55,28 @@ pub async fn connect(options: &S3Options) -> Result<aws_sdk_s3::Client> {
         max_attempts: 3,
         pool_max_idle: 32,
     };
-    let client = build_client(&config, true).map_err(|e| SnapshotError::Usage(e.to_string()))?;
-    if explicit.is_some() {
-        return Ok(client);
+    let usage = |e: UpstreamError| SnapshotError::Usage(e.to_string());
+    match (&options.access_key, &options.secret_key) {
+        (Some(access_key), Some(secret_key)) => {
+            let config = UpstreamConfig { access_key: access_key.clone(), secret_key: secret_key.clone(), ..config };
+            build_client(&config, true).map_err(usage)
+        }
+        (None, None) => {
+            let provider = shared.credentials_provider().ok_or_else(|| {
+                SnapshotError::Usage(
+                    "no S3 credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile".into(),
+                )
+            })?;
+            // resolved once up front only to fail with one clear line; the client resolves
+            // (and refreshes) them through its own identity cache
+            provider.provide_credentials().await.map_err(|e| {
+                SnapshotError::Usage(format!(
+                    "no S3 credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, web identity): {e}"
+                ))
+            })?;
+            let sdk_config = client_config(&config, true).map_err(usage)?.credentials_provider(provider).build();
+            Ok(aws_sdk_s3::Client::from_conf(sdk_config))
+        }
+        _ => Err(SnapshotError::Usage("--access-key and the secret key go together".into())),
     }
-    let provider = shared.credentials_provider().ok_or_else(|| {
-        SnapshotError::Usage("no S3 credentials: set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or a profile".into())
-    })?;
-    provider.provide_credentials().await.map_err(|e| {
-        SnapshotError::Usage(format!(
-            "no S3 credentials (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY, AWS_PROFILE, web identity): {e}"
-        ))
-    })?;
-    Ok(aws_sdk_s3::Client::from_conf(client.config().to_builder().credentials_provider(provider).build()))
 }
