@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bytesize::ByteSize;
-use cachegate_snapshot::{FetchMode, FetchOptions, Limits, SnapshotError, SnapshotId, VerifyMode, fetch_webroot, mib};
+use cachegate_snapshot::{FetchMode, FetchOptions, Limits, SnapshotError, SnapshotId, VerifyMode, fetch_webroot};
 use clap::{Args, ValueEnum};
 
 use crate::snapshot_cli::{BucketArgs, run};
@@ -97,8 +97,8 @@ pub fn main(args: &FetchArgs) -> ExitCode {
             report.manifest.nextcloud_version.as_deref().unwrap_or("unknown"),
             report.manifest.entry_count,
             report.files_written,
-            mib(report.bytes_written),
-            mib(report.fetched.bytes),
+            ByteSize(report.bytes_written),
+            ByteSize(report.fetched.bytes),
             report.fetched.members,
             report.fetched.requests,
             report.removed,

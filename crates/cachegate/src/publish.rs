@@ -4,7 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use bytesize::ByteSize;
-use cachegate_snapshot::{DEFAULT_MEMBER_SIZE, PublishOptions, SnapshotError, mib, publish};
+use cachegate_snapshot::{DEFAULT_MEMBER_SIZE, PublishOptions, SnapshotError, publish};
 use clap::Args;
 
 use crate::snapshot_cli::{BucketArgs, run};
@@ -60,8 +60,8 @@ pub fn main(args: &PublishArgs) -> ExitCode {
             report.snapshot.id,
             m.nextcloud_version.as_deref().unwrap_or("unknown"),
             m.entry_count,
-            mib(m.file_bytes),
-            mib(m.archive.size),
+            ByteSize(m.file_bytes),
+            ByteSize(m.archive.size),
             m.member_count,
             report.elapsed.as_secs_f64(),
             report.previous.as_ref().map_or_else(|| "none".to_owned(), |p| p.id.to_string()),

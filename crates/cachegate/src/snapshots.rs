@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use cachegate_snapshot::{SnapshotError, SnapshotId, SnapshotStore, list, mib, prune, rollback, show};
+use bytesize::ByteSize;
+use cachegate_snapshot::{SnapshotError, SnapshotId, SnapshotStore, list, prune, rollback, show};
 use clap::{Args, Subcommand};
 
 use crate::snapshot_cli::{BucketArgs, run};
@@ -100,8 +101,8 @@ async fn print_list(store: &SnapshotStore) -> Result<(), SnapshotError> {
                 summary.id,
                 m.created_at,
                 m.nextcloud_version.as_deref().unwrap_or("-"),
-                mib(m.file_bytes),
-                mib(m.archive.size),
+                ByteSize(m.file_bytes),
+                ByteSize(m.archive.size),
                 m.entry_count,
             ),
             None => println!("{}  (no manifest: publishing, or a publish that died)  {flag}", summary.id),

@@ -1,4 +1,5 @@
-use std::path::Path;
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Result, SnapshotError};
@@ -46,12 +47,7 @@ pub(crate) async fn apply(
                 .map_err(|e| io("set metadata of", &entry.path, e))?;
         }
     }
-    let dirs_too = changes.changes_tree();
-    let metadata =
-        changes.metadata.iter().copied().chain(
-            index.entries.iter().enumerate().filter(|(_, e)| dirs_too && e.kind == EntryKind::Dir).map(|(n, _)| n),
-        );
-    for n in metadata {
+    for n in metadata_to_set(index, changes) {
         let entry = &index.entries[n];
         let symlink = entry.kind == EntryKind::Symlink;
         dest.set_metadata(Path::new(&entry.path), symlink, entry.permissions(), entry.mtime, options.owner)
@@ -66,4 +62,49 @@ pub(crate) async fn apply(
         .map_err(|e| SnapshotError::io("change owner of", dest.path(), e.into()))?;
     }
     Ok(transfer)
+}
+
+/// The entries whose owner, mode and time are set last: those the plan lists, the
+/// directories it creates, and the directories where it adds or removes names (which moves
+/// their mtime); each once, children before parents, so that no parent's mode has taken
+/// away the search permission reaching a child yet.
+fn metadata_to_set(index: &Index, changes: &Plan) -> Vec<usize> {
+    let mut set: BTreeSet<usize> = changes.metadata.iter().chain(&changes.mkdir).copied().collect();
+    if changes.changes_tree() {
+        let dirs: HashMap<&str, usize> = index
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.kind == EntryKind::Dir)
+            .map(|(n, e)| (e.path.as_str(), n))
+            .collect();
+        let added =
+            changes.mkdir.iter().chain(&changes.write).chain(&changes.link).map(|&n| Path::new(&index.entries[n].path));
+        let parents = added.chain(changes.remove.iter().map(PathBuf::as_path)).filter_map(|p| p.parent()?.to_str());
+        set.extend(parents.filter_map(|parent| dirs.get(parent)));
+    }
+    // the index lists every directory before what it holds
+    set.into_iter().rev().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::index::tests::sample;
+
+    #[test]
+    fn sets_metadata_where_the_tree_changed_children_first() {
+        let mut index = sample();
+        let mut sub = index.entries[0].clone();
+        sub.path = "d/s".into();
+        index.entries.insert(1, sub); // 0 d, 1 d/s, 2 d/a.php, 3 d/l, 4 h, 5 e
+        let only_metadata = Plan { metadata: vec![5, 1], ..Plan::default() };
+        assert_eq!(metadata_to_set(&index, &only_metadata), [5, 1]);
+        let written = Plan { write: vec![2], metadata: vec![0], ..Plan::default() };
+        assert_eq!(metadata_to_set(&index, &written), [0]);
+        let created = Plan { mkdir: vec![1], ..Plan::default() };
+        assert_eq!(metadata_to_set(&index, &created), [1, 0]);
+        let removed = Plan { remove: vec!["d/s/x".into(), "gone".into()], link: vec![4], ..Plan::default() };
+        assert_eq!(metadata_to_set(&index, &removed), [1]);
+    }
 }

@@ -77,7 +77,9 @@ impl LocalStat {
     }
 }
 
-const DIR_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
+/// Opening a directory of the destination: read-only, never through a symlink.
+pub(crate) const DIR_FLAGS: OFlags =
+    OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
 
 impl DestDir {
     /// Opens (creating it if needed) the destination `path`; the path itself is the
@@ -154,7 +156,7 @@ impl DestDir {
         Ok(File::from(fd))
     }
 
-    /// Opens regular file `rel` for reading (never through a symlink).
+    /// Opens file or directory `rel` read-only (never through a symlink).
     pub(crate) fn open_file(&self, rel: &Path) -> io::Result<File> {
         let (parent, name) = self.parent(rel)?;
         let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::CLOEXEC | OFlags::NONBLOCK;
@@ -196,12 +198,10 @@ impl DestDir {
         mtime: u64,
         owner: Option<(u32, u32)>,
     ) -> io::Result<()> {
-        let (parent, name) = self.parent(rel)?;
         if !symlink {
-            let flags = OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC;
-            let file = File::from(rustix::fs::openat(&*parent, name, flags, Mode::empty())?);
-            return set_file_metadata(&file, mode, mtime, owner);
+            return set_file_metadata(&self.open_file(rel)?, mode, mtime, owner);
         }
+        let (parent, name) = self.parent(rel)?;
         if let Some((uid, gid)) = owner {
             let (uid, gid) = (Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)));
             rustix::fs::chownat(&*parent, name, uid, gid, AtFlags::SYMLINK_NOFOLLOW)?;

@@ -6,10 +6,10 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 use std::sync::Mutex;
 
-use rustix::fs::{AtFlags, Mode, OFlags};
+use rustix::fs::{AtFlags, Mode};
 use tracing::info;
 
-use crate::fetch::dest_dir::{DestDir, LocalKind, LocalStat};
+use crate::fetch::dest_dir::{DIR_FLAGS, DestDir, LocalKind, LocalStat};
 
 /// Everything found in the destination, by path relative to it (`/`-separated bytes).
 #[derive(Debug, Default)]
@@ -49,8 +49,6 @@ pub(crate) fn scan_dest(dest: &DestDir, skip: &(dyn Fn(&Path) -> bool + Sync)) -
     }
     Ok(tree)
 }
-
-const DIR_FLAGS: OFlags = OFlags::RDONLY.union(OFlags::DIRECTORY).union(OFlags::NOFOLLOW).union(OFlags::CLOEXEC);
 
 /// A path, its `lstat`, and a symlink's target.
 type Found = (OsString, LocalStat, Option<OsString>);

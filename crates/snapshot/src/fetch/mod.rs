@@ -34,7 +34,6 @@ pub use extract::Transfer;
 use local_hash::hash_local;
 use plan::{PlanInput, Trust, plan};
 use progress::Progress;
-pub use progress::mib;
 
 /// How much to check when the destination already holds the snapshot.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

@@ -75,6 +75,6 @@ impl Progress {
 }
 
 /// Bytes as MiB with one decimal.
-pub fn mib(bytes: u64) -> String {
+fn mib(bytes: u64) -> String {
     format!("{:.1} MiB", bytes as f64 / (1024.0 * 1024.0))
 }

@@ -5,7 +5,6 @@ use tokio::task::JoinSet;
 
 use crate::error::Result;
 use crate::store::SnapshotStore;
-use crate::store::retry::{Attempt, with_retries};
 
 /// Parts uploading at once: with [`PART_SIZE`] this bounds the upload's memory.
 const PARTS_IN_FLIGHT: usize = 4;
@@ -109,25 +108,18 @@ impl MultipartUpload {
             (self.store.clone(), self.key.clone(), self.upload_id.clone(), self.next_part);
         self.next_part += 1;
         self.in_flight.spawn(async move {
-            with_retries(&key, || async {
-                let sent = store
-                    .client
-                    .upload_part()
-                    .bucket(&store.bucket)
-                    .key(&key)
-                    .upload_id(&upload_id)
-                    .part_number(number)
-                    .body(ByteStream::from(body.clone()))
-                    .send()
-                    .await;
-                match sent {
-                    Ok(output) => Attempt::Done(
-                        CompletedPart::builder().part_number(number).set_e_tag(output.e_tag().map(Into::into)).build(),
-                    ),
-                    Err(e) => Attempt::Transient(store.error("UploadPart", &key, &e)),
-                }
-            })
-            .await
+            let sent = store
+                .client
+                .upload_part()
+                .bucket(&store.bucket)
+                .key(&key)
+                .upload_id(&upload_id)
+                .part_number(number)
+                .body(ByteStream::from(body))
+                .send()
+                .await
+                .map_err(|e| store.error("UploadPart", &key, &e))?;
+            Ok(CompletedPart::builder().part_number(number).set_e_tag(sent.e_tag().map(Into::into)).build())
         });
         Ok(())
     }

@@ -1,3 +1,13 @@
+//! Retries of whole GETs whose answer body failed while streaming.
+//!
+//! The S3 client already retries (standard mode, `max_attempts` 3, backoff) every request
+//! whose failure it sees before an answer body streams: connection errors, timeouts, 5xx,
+//! throttling; request bodies here are in memory, so it can send them again. What it never
+//! retries is an answer body cut short after the headers arrived. So only the GETs (`get`,
+//! `get_range`) go through [`with_retries`], which repeats the whole request; PUT, HEAD,
+//! DELETE and the multipart calls rely on the client alone, instead of multiplying its
+//! attempts by ours.
+
 use std::future::Future;
 use std::time::Duration;
 
@@ -5,7 +15,7 @@ use tracing::debug;
 
 use crate::error::{Result, SnapshotError};
 
-/// Attempts at one transfer before giving up (each attempt may itself be retried by the SDK
+/// Attempts at one GET before giving up (each attempt may itself be retried by the client
 /// for failures it sees before the body streams).
 const ATTEMPTS: u32 = 4;
 /// Pause after the first failed attempt; doubled after each further one.

@@ -40,16 +40,6 @@ impl SnapshotStore {
         Self { client, bucket: bucket.to_owned(), layout: Layout::new(prefix) }
     }
 
-    /// The bucket's name.
-    pub fn bucket(&self) -> &str {
-        &self.bucket
-    }
-
-    /// Object names under the prefix.
-    pub fn layout(&self) -> &Layout {
-        &self.layout
-    }
-
     pub(crate) fn error<E>(
         &self,
         operation: &'static str,
@@ -127,51 +117,41 @@ impl SnapshotStore {
         content_type: &str,
         condition: PutCondition,
     ) -> Result<bool> {
-        let body = Bytes::from(body);
-        with_retries(key, || async {
-            let request = self
-                .client
-                .put_object()
-                .bucket(&self.bucket)
-                .key(key)
-                .content_type(content_type)
-                .body(ByteStream::from(body.clone()));
-            let request = match &condition {
-                PutCondition::None => request,
-                PutCondition::IfMatch(etag) => request.if_match(etag),
-                PutCondition::IfAbsent => request.if_none_match("*"),
-            };
-            match request.send().await {
-                Ok(_) => Attempt::Done(true),
-                Err(e) if status(&e) == Some(412) => Attempt::Done(false),
-                Err(e) => self.attempt_error("PutObject", key, e),
-            }
-        })
-        .await
+        let request = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .body(ByteStream::from(body));
+        let request = match condition {
+            PutCondition::None => request,
+            PutCondition::IfMatch(etag) => request.if_match(etag),
+            PutCondition::IfAbsent => request.if_none_match("*"),
+        };
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(e) if status(&e) == Some(412) => Ok(false),
+            Err(e) => Err(self.error("PutObject", key, &e)),
+        }
     }
 
     /// The length of an object; `None` if it does not exist.
     pub(crate) async fn head(&self, key: &str) -> Result<Option<u64>> {
-        with_retries(key, || async {
-            match self.client.head_object().bucket(&self.bucket).key(key).send().await {
-                Ok(output) => Attempt::Done(Some(output.content_length().unwrap_or(0).max(0) as u64)),
-                Err(e) if status(&e) == Some(404) => Attempt::Done(None),
-                Err(e) => self.attempt_error("HeadObject", key, e),
-            }
-        })
-        .await
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(output) => Ok(Some(output.content_length().unwrap_or(0).max(0) as u64)),
+            Err(e) if status(&e) == Some(404) => Ok(None),
+            Err(e) => Err(self.error("HeadObject", key, &e)),
+        }
     }
 
     /// Deletes an object (a missing one is not an error).
     pub(crate) async fn delete(&self, key: &str) -> Result<()> {
-        with_retries(key, || async {
-            match self.client.delete_object().bucket(&self.bucket).key(key).send().await {
-                Ok(_) => Attempt::Done(()),
-                Err(e) if status(&e) == Some(404) => Attempt::Done(()),
-                Err(e) => self.attempt_error("DeleteObject", key, e),
-            }
-        })
-        .await
+        match self.client.delete_object().bucket(&self.bucket).key(key).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if status(&e) == Some(404) => Ok(()),
+            Err(e) => Err(self.error("DeleteObject", key, &e)),
+        }
     }
 
     /// Keys and common prefixes directly under `prefix` (split at `/`).
