@@ -6,7 +6,6 @@ use anyhow::Context;
 use cachegate_cache::{CacheStore, TenantCache};
 use cachegate_s3::{BucketPattern, CacheSetup, FrontOptions, FrontService, Tenant, TenantRegistry, Upstream};
 use cachegate_upstream::{Readiness, UpstreamConfig, build_client};
-use http_body_util::Either;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
@@ -206,8 +205,8 @@ where
         let routes = routes.clone();
         async move {
             match routes.snapshots.as_ref().filter(|route| route.claims(&request)) {
-                Some(route) => Ok(route.answer(request).await.map(Either::Right)),
-                None => routes.front.handle(request).await.map(|response| response.map(Either::Left)),
+                Some(route) => Ok(route.answer(request).await),
+                None => routes.front.handle(request).await,
             }
         }
     });

@@ -5,21 +5,17 @@
 
 use std::collections::HashMap;
 
-use bytes::Bytes;
 use futures::TryStreamExt;
 use http::{HeaderValue, Method, Request, Response, StatusCode, header};
 use s3s::dto::{GetObjectInput, GetObjectOutput, Range};
 use s3s::{Body, S3Response, S3Result};
 use subtle::ConstantTimeEq;
-use tracing::{info, warn};
+use tracing::warn;
 
-use cachegate_s3::FrontService;
-use cachegate_snapshot::{Layout, Pointer};
+use cachegate_s3::{FrontService, MeteredBody, RouteRequest};
+use cachegate_snapshot::{Layout, MAX_DOCUMENT_LEN, Pointer};
 
 use crate::config::Config;
-
-/// Largest `current` pointer read: it is a few hundred bytes of JSON.
-const POINTER_MAX: usize = 64 << 10;
 
 /// The route, when `snapshot_http.token` is set.
 #[derive(Clone)]
@@ -44,34 +40,38 @@ impl SnapshotRoute {
         Some(Self { token: config.snapshot_http.token.clone(), webroots, front })
     }
 
-    /// Whether `request` is for this route: a bearer-authorized GET or HEAD of its path.
+    /// Whether `request` is for this route: a bearer-authorized GET of its path.
     /// Anything else (a signed S3 request for a bucket named `snapshots`, say) is S3's.
     pub fn claims<B>(&self, request: &Request<B>) -> bool {
-        matches!(*request.method(), Method::GET | Method::HEAD)
-            && tenant_of(request.uri().path()).is_some()
-            && bearer(request).is_some()
+        request.method() == Method::GET && tenant_of(request.uri().path()).is_some() && bearer(request).is_some()
     }
 
-    /// Answers a request this route [claims](Self::claims).
-    pub async fn answer<B>(&self, request: Request<B>) -> Response<Body> {
+    /// Answers a request this route [claims](Self::claims), logged and counted like an S3
+    /// request.
+    pub async fn answer<B>(&self, request: Request<B>) -> Response<MeteredBody> {
+        let route = self.front.route_request(&request);
         let tenant = tenant_of(request.uri().path()).unwrap_or_default();
         let authorized = bearer(&request).is_some_and(|t| bool::from(t.as_bytes().ct_eq(self.token.as_bytes())));
         let response = if authorized {
-            self.download(tenant, &request).await
+            self.download(&route, tenant, &request).await
         } else {
             let mut denied = plain(StatusCode::UNAUTHORIZED, "invalid bearer token");
             denied.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             denied
         };
-        info!(target: "cachegate::access", route = "snapshot", tenant, status = response.status().as_u16(), "request");
-        if request.method() == Method::HEAD { response.map(|_| Body::empty()) } else { response }
+        route.respond(response)
     }
 
-    async fn download<B>(&self, tenant: &str, request: &Request<B>) -> Response<Body> {
+    async fn download<B>(&self, route: &RouteRequest, tenant: &str, request: &Request<B>) -> Response<Body> {
         let Some((bucket, layout)) = self.webroots.get(tenant) else {
             return plain(StatusCode::NOT_FOUND, "no webroot snapshots for this tenant");
         };
-        let pointer = match self.get(tenant, bucket, layout.current(), None).await {
+        let range = match request.headers().get(header::RANGE).map(|v| Range::parse(v.to_str().unwrap_or(""))) {
+            Some(Ok(range)) => Some(range),
+            Some(Err(_)) => return plain(StatusCode::RANGE_NOT_SATISFIABLE, "unsupported Range"),
+            None => None,
+        };
+        let pointer = match self.get(route, tenant, bucket, layout.current(), None).await {
             Ok(Some(response)) => read_pointer(response.output).await,
             Ok(None) => return plain(StatusCode::NOT_FOUND, "no webroot snapshots for this tenant"),
             Err(e) => return upstream_failure(tenant, &e),
@@ -83,13 +83,8 @@ impl SnapshotRoute {
                 return plain(StatusCode::BAD_GATEWAY, "the current snapshot pointer is unreadable");
             }
         };
-        let range = match request.headers().get(header::RANGE).map(|v| Range::parse(v.to_str().unwrap_or(""))) {
-            Some(Ok(range)) => Some(range),
-            Some(Err(_)) => return plain(StatusCode::RANGE_NOT_SATISFIABLE, "unsupported Range"),
-            None => None,
-        };
         let id = pointer.current.id;
-        match self.get(tenant, bucket, layout.archive(&id), range).await {
+        match self.get(route, tenant, bucket, layout.archive(&id), range).await {
             Ok(Some(response)) => archive_response(response, id.as_str()),
             Ok(None) => plain(StatusCode::NOT_FOUND, "the current snapshot's archive is missing"),
             Err(e) => upstream_failure(tenant, &e),
@@ -99,13 +94,14 @@ impl SnapshotRoute {
     /// GetObject as `tenant`; `Ok(None)` when the object does not exist.
     async fn get(
         &self,
+        route: &RouteRequest,
         tenant: &str,
         bucket: &str,
         key: String,
         range: Option<Range>,
     ) -> S3Result<Option<S3Response<GetObjectOutput>>> {
         let input = GetObjectInput { bucket: bucket.to_owned(), key, range, ..GetObjectInput::default() };
-        match self.front.get_object_as(tenant, input).await {
+        match self.front.get_object_as(route, tenant, input).await {
             None => Ok(None),
             Some(Err(e)) if e.status_code() == Some(StatusCode::NOT_FOUND) => Ok(None),
             Some(result) => result.map(Some),
@@ -123,12 +119,19 @@ fn bearer<B>(request: &Request<B>) -> Option<&str> {
     request.headers().get(header::AUTHORIZATION)?.to_str().ok()?.strip_prefix("Bearer ")
 }
 
+/// The pointer in `output`, refused beyond the size any real pointer has.
 async fn read_pointer(mut output: GetObjectOutput) -> Result<Pointer, String> {
-    let body = output.body.take().ok_or("no body")?;
-    let chunks: Vec<Bytes> = body.map_err(|e| e.to_string()).try_collect().await?;
-    let json = chunks.concat();
-    if json.len() > POINTER_MAX {
-        return Err(format!("{} bytes", json.len()));
+    let too_large = |len: u64| format!("{len} bytes, more than {MAX_DOCUMENT_LEN}");
+    if let Some(len) = output.content_length.and_then(|n| u64::try_from(n).ok()).filter(|n| *n > MAX_DOCUMENT_LEN) {
+        return Err(too_large(len));
+    }
+    let mut body = output.body.take().ok_or("no body")?;
+    let mut json = Vec::new();
+    while let Some(chunk) = body.try_next().await.map_err(|e| e.to_string())? {
+        json.extend_from_slice(&chunk);
+        if json.len() as u64 > MAX_DOCUMENT_LEN {
+            return Err(too_large(json.len() as u64));
+        }
     }
     Pointer::from_json(&json).map_err(|e| e.to_string())
 }

@@ -1,5 +1,5 @@
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use http::HeaderValue;
 use s3s::config::{S3Config, StaticConfigProvider};
@@ -66,11 +66,19 @@ impl FrontService {
         Ok(Self { s3: Arc::new(builder.build()), gateway, registry })
     }
 
-    /// GetObject of `bucket`/`key` on behalf of the tenant called `tenant`, through the
-    /// cache like a client's own, for routes that authenticate their callers themselves.
-    /// `None` when there is no such tenant or the bucket is not one of its own.
+    /// Starts a request that a route of its own answers (authenticated its own way, not
+    /// S3): it gets a request id, an access-log line and the request metrics like any other.
+    pub fn route_request<B>(&self, request: &http::Request<B>) -> RouteRequest {
+        let context = Arc::new(RequestContext::new());
+        RouteRequest { record: AccessRecord::start(context, request.method(), request.uri(), request.headers()) }
+    }
+
+    /// GetObject on behalf of the tenant called `tenant`, through the cache like a client's
+    /// own, for a route that authenticated its caller itself. `None` when there is no such
+    /// tenant or the bucket is not one of its own.
     pub async fn get_object_as(
         &self,
+        route: &RouteRequest,
         tenant: &str,
         input: GetObjectInput,
     ) -> Option<S3Result<S3Response<GetObjectOutput>>> {
@@ -78,10 +86,10 @@ impl FrontService {
         if !tenant.may_use(&input.bucket) {
             return None;
         }
-        let context = Arc::new(RequestContext::new());
+        let context = &route.record.context;
         context.authorize(&tenant.name, "GetObject");
         let mut request = internal_request(input);
-        request.extensions.insert(context);
+        request.extensions.insert(Arc::clone(context));
         request.extensions.insert(Arc::clone(tenant));
         Some(self.gateway.get_object(request).await)
     }
@@ -94,17 +102,7 @@ impl FrontService {
         let context = Arc::new(RequestContext::new());
         let (mut parts, body) = request.into_parts();
         parts.extensions.insert(Arc::clone(&context));
-        let record = AccessRecord {
-            context: Arc::clone(&context),
-            method: parts.method.clone(),
-            // never the query: presigned URLs carry their signature there
-            path: parts.uri.path().to_owned(),
-            status: 0,
-            bytes_in: declared_body_length(&parts.headers),
-            started: Instant::now(),
-            bytes_out: 0,
-            complete: false,
-        };
+        let record = AccessRecord::start(Arc::clone(&context), &parts.method, &parts.uri, &parts.headers);
         let span = tracing::info_span!("request", id = %context.id);
         let slash_variant = SlashVariant::of(&parts);
         let extensions = slash_variant.as_ref().map(|_| parts.extensions.clone());
@@ -115,20 +113,30 @@ impl FrontService {
         {
             response = self.s3.call(variant.into_request(extensions)).instrument(span).await?;
         }
-        stamp_request_id(&mut response, &context.id);
-        if let Ok(id) = HeaderValue::from_str(&context.id) {
-            response.headers_mut().insert("x-amz-request-id", id);
-        }
-        let mut record = record;
-        record.status = response.status().as_u16();
-        Ok(response.map(|body| MeteredBody::new(body, record)))
+        Ok(metered(response, record))
     }
 }
 
-/// Payload bytes the client announced (aws-chunked bodies declare the decoded length).
-fn declared_body_length(headers: &http::HeaderMap) -> u64 {
-    ["x-amz-decoded-content-length", "content-length"]
-        .iter()
-        .find_map(|name| headers.get(*name)?.to_str().ok()?.parse().ok())
-        .unwrap_or(0)
+/// A request answered by a route outside S3 (see [`FrontService::route_request`]).
+pub struct RouteRequest {
+    record: AccessRecord,
+}
+
+impl RouteRequest {
+    /// The route's response, stamped with the request id and metered as it is sent.
+    pub fn respond(self, response: http::Response<Body>) -> http::Response<MeteredBody> {
+        metered(response, self.record)
+    }
+}
+
+/// `response` with the request id in its headers (and XML error body), its body counted
+/// and logged by `record` when it ends.
+fn metered(mut response: http::Response<Body>, mut record: AccessRecord) -> http::Response<MeteredBody> {
+    let id = &record.context.id;
+    stamp_request_id(&mut response, id);
+    if let Ok(id) = HeaderValue::from_str(id) {
+        response.headers_mut().insert("x-amz-request-id", id);
+    }
+    record.status = response.status().as_u16();
+    response.map(|body| MeteredBody::new(body, record))
 }

@@ -29,8 +29,9 @@ mod writes;
 
 pub use context::RequestContext;
 pub use error::FrontError;
-pub use front::{FrontOptions, FrontService};
+pub use front::{FrontOptions, FrontService, RouteRequest};
 pub use gateway::CacheSetup;
+pub use metered_body::MeteredBody;
 pub use registry::TenantRegistry;
 pub use tenant::{BucketPattern, Tenant};
 pub use upstream::Upstream;

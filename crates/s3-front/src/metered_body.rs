@@ -29,6 +29,36 @@ pub(crate) struct AccessRecord {
     pub(crate) complete: bool,
 }
 
+impl AccessRecord {
+    /// The record of a request for `uri` with `method` and `headers`, started now.
+    pub(crate) fn start(
+        context: Arc<RequestContext>,
+        method: &http::Method,
+        uri: &http::Uri,
+        headers: &http::HeaderMap,
+    ) -> Self {
+        Self {
+            context,
+            method: method.clone(),
+            // never the query: presigned URLs carry their signature there
+            path: uri.path().to_owned(),
+            status: 0,
+            bytes_in: declared_body_length(headers),
+            started: Instant::now(),
+            bytes_out: 0,
+            complete: false,
+        }
+    }
+}
+
+/// Payload bytes the client announced (aws-chunked bodies declare the decoded length).
+fn declared_body_length(headers: &http::HeaderMap) -> u64 {
+    ["x-amz-decoded-content-length", "content-length"]
+        .iter()
+        .find_map(|name| headers.get(*name)?.to_str().ok()?.parse().ok())
+        .unwrap_or(0)
+}
+
 impl MeteredBody {
     pub(crate) fn new(inner: Body, mut record: AccessRecord) -> Self {
         record.complete = inner.is_end_stream();
