@@ -15,7 +15,6 @@ mod sigv4;
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, bail};
@@ -77,9 +76,9 @@ struct Args {
     /// Expected body length of every response (checked besides `Content-Length`).
     #[arg(long)]
     expect_bytes: Option<u64>,
-    /// Request every key exactly once (each worker its own keys), then stop; like
-    /// `--requests`, every request counts and `--warmup` is ignored.
-    #[arg(long, conflicts_with = "requests")]
+    /// Request every key exactly once (each worker its own keys), then stop; every
+    /// request counts and `--warmup` is ignored.
+    #[arg(long)]
     once: bool,
     /// PUT a body of this many bytes to every key instead of GETting it.
     #[arg(long)]
@@ -87,13 +86,6 @@ struct Args {
     /// Extra request header `NAME: VALUE` (signed too), e.g. `x-amz-acl: public-read`; repeatable.
     #[arg(long = "header", value_parser = parse_header)]
     headers: Vec<(HeaderName, HeaderValue)>,
-    /// Stop after this many requests in all (then `--duration` is only a time limit and
-    /// every request counts, `--warmup` is ignored).
-    #[arg(long)]
-    requests: Option<u64>,
-    /// Runtime threads of the generator (1 = a single-threaded runtime).
-    #[arg(long, default_value_t = 1)]
-    threads: usize,
     /// Label copied into the JSON output.
     #[arg(long)]
     label: Option<String>,
@@ -119,20 +111,12 @@ struct Plan {
     headers: Vec<(HeaderName, HeaderValue)>,
     /// The body of every PUT, when uploading.
     put_body: Option<Bytes>,
+    /// `--once`: a fixed amount of work, every request counted (no warm-up, no window).
     once: bool,
     signer: Option<Signer>,
     expect_bytes: Option<u64>,
     measure_from: Instant,
     deadline: Instant,
-    limit: Option<u64>,
-    issued: AtomicU64,
-}
-
-impl Plan {
-    /// Whether the run is a fixed amount of work (`--requests`, `--once`), every request counted.
-    fn counts_whole_run(&self) -> bool {
-        self.limit.is_some() || self.once
-    }
 }
 
 /// Deterministic incompressible-looking bytes (xorshift).
@@ -197,23 +181,19 @@ fn main() -> ExitCode {
 
 /// Runs the load and prints the JSON line; `Ok(false)` when a request failed or none completed.
 fn run(args: &Args) -> anyhow::Result<bool> {
-    let runtime = if args.threads <= 1 {
-        tokio::runtime::Builder::new_current_thread().enable_all().build()?
-    } else {
-        tokio::runtime::Builder::new_multi_thread().worker_threads(args.threads).enable_all().build()?
-    };
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
         let (plan, started) = plan(args).await?;
         let plan = Arc::new(plan);
         let mut workers = tokio::task::JoinSet::new();
-        for index in 0..args.concurrency.max(1) {
+        for index in 0..plan.concurrency {
             workers.spawn(worker(Arc::clone(&plan), index));
         }
         let mut total = Stats::default();
         while let Some(stats) = workers.join_next().await {
             total.merge(stats.context("worker panicked")?);
         }
-        let window = if plan.counts_whole_run() {
+        let window = if plan.once {
             total.last_completion.map_or(Duration::ZERO, |end| end - started)
         } else {
             plan.deadline - plan.measure_from
@@ -249,8 +229,7 @@ async fn plan(args: &Args) -> anyhow::Result<(Plan, Instant)> {
         Some(Signer::new(&args.access_key, &args.secret_key, &args.region, "s3"))
     };
     let started = Instant::now();
-    let counted_whole = args.requests.is_some() || args.once;
-    let measure_from = if counted_whole { started } else { started + args.warmup };
+    let measure_from = if args.once { started } else { started + args.warmup };
     let plan = Plan {
         addr,
         host: HeaderValue::from_str(authority.as_str())?,
@@ -264,8 +243,6 @@ async fn plan(args: &Args) -> anyhow::Result<(Plan, Instant)> {
         expect_bytes: args.expect_bytes,
         measure_from,
         deadline: measure_from + args.duration,
-        limit: args.requests,
-        issued: AtomicU64::new(0),
     };
     Ok((plan, started))
 }
@@ -305,11 +282,6 @@ async fn worker(plan: Arc<Plan>, index: usize) -> Stats {
     let mut turn = 0usize;
     loop {
         if Instant::now() >= plan.deadline || (plan.once && turn >= mine.len()) {
-            break;
-        }
-        if let Some(limit) = plan.limit
-            && plan.issued.fetch_add(1, Ordering::Relaxed) >= limit
-        {
             break;
         }
         // a connection the server closed (keep-alive limit, idle timeout) is replaced silently
@@ -363,7 +335,7 @@ async fn worker(plan: Arc<Plan>, index: usize) -> Stats {
                         if status.is_success() && now >= plan.measure_from && now <= plan.deadline {
                             stats.bytes += data.len() as u64;
                         }
-                        if now > plan.deadline && !plan.counts_whole_run() {
+                        if now > plan.deadline && !plan.once {
                             past_deadline = true;
                             break;
                         }
@@ -496,9 +468,9 @@ fn report(args: &Args, plan: &Plan, mut total: Stats, window: Duration) -> anyho
         "label": args.label,
         "endpoint": args.endpoint,
         "keys": plan.paths.len(),
-        "concurrency": args.concurrency,
+        "concurrency": plan.concurrency,
         "seconds": round(seconds, 3),
-        "warmup_s": if plan.counts_whole_run() { 0.0 } else { args.warmup.as_secs_f64() },
+        "warmup_s": if plan.once { 0.0 } else { args.warmup.as_secs_f64() },
         "requests": total.requests,
         "all_requests": total.all_requests,
         "errors": total.errors,
