@@ -31,6 +31,7 @@
 #   BENCH_RGW_DIR    RGW data dir                                  [/tmp/cachegate-bench-rgw]
 #   BENCH_RGW_PORT   RGW port                                      [27480]
 #   BENCH_MON_PORT   Ceph monitor port                             [13320]
+#   BENCH_OSD_PORTS  Ceph OSD port range                           [16900-16999]
 #   BENCH_PORT_BASE  nginx on BASE+1, cachegates on BASE+10..15    [27480]
 #   BENCH_REV        how the header names the cachegate build   [git HEAD of the checkout]
 #   BENCH_NO_BUILD=1 use target/release as it is ($CARGO_TARGET_DIR/release if set)
@@ -40,8 +41,9 @@
 #   BENCH_QUIET_WAIT seconds to wait for the machine to be idle before measuring    [0]
 #   BENCH_RETRIES    runs measured again when foreign processes took > 15% of a core [2]
 set -euo pipefail
+# shellcheck source=benches/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 DURATION=${BENCH_DURATION:-10s}
 WARMUP=${BENCH_WARMUP:-2s}
 SIZES=${BENCH_SIZES:-4k,1m,64m}
@@ -49,6 +51,7 @@ WORK=${BENCH_DIR:-/tmp/cachegate-bench}
 RGW_DIR=${BENCH_RGW_DIR:-/tmp/cachegate-bench-rgw}
 RGW_PORT=${BENCH_RGW_PORT:-27480}
 MON_PORT=${BENCH_MON_PORT:-13320}
+OSD_PORTS=${BENCH_OSD_PORTS:-16900-16999}
 BASE=${BENCH_PORT_BASE:-27480}
 NGINX_PORT=$((BASE + 1))
 BUCKET=cgbench
@@ -58,7 +61,6 @@ HIT_KEY=CGBENCHHITKEY0000001
 HIT_SECRET=cgbench-hit-secret-000000000000000000001
 BYPASS_KEY=CGBENCHBYPASSKEY0001
 BYPASS_SECRET=cgbench-bypass-secret-00000000000000001
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 LOADGEN=$TARGET_DIR/release/cachegate-loadgen
 CACHEGATE=$TARGET_DIR/release/cachegate
 # name  bytes  keys  concurrency. The load generator gives each worker its own keys, so
@@ -70,13 +72,7 @@ SIZE_TABLE=(
     "64m  67108864    8  4"
 )
 
-now_ms() { local t=${EPOCHREALTIME//[^0-9]/}; echo $((10#$t / 1000)); }
-T0=$(now_ms)
-log() { local d=$(( $(now_ms) - T0 )); printf '[bench %3d.%01ds] %s\n' $((d / 1000)) $((d % 1000 / 100)) "$*" >&2; }
-die() { echo "cache_vs_nginx: ERROR: $*" >&2; exit 1; }
-
-[[ $EUID -eq 0 ]] || die "must run as root (RGW, apt-get)"
-[[ $WORK != / && $WORK != "$RGW_DIR" ]] || die "BENCH_DIR must be its own directory"
+check_dirs "$WORK" "$RGW_DIR" "RGW, apt-get"
 
 # ------------------------------------------------------------ install + build ----
 need=()
@@ -95,18 +91,8 @@ if (( ${#need[@]} )); then
     [[ $OWN_POLICY == 1 ]] && rm -f $POLICY
     [[ $rc == 0 ]] || die "apt-get install ${need[*]} failed"
 fi
-if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
-    log "building cachegate and cachegate-loadgen (release)"
-    (cd "$ROOT" && cargo build --release --bin cachegate --bin cachegate-loadgen) >&2
-fi
-[[ -x $LOADGEN && -x $CACHEGATE ]] || die "missing $LOADGEN or $CACHEGATE"
-if [[ -n ${BENCH_REV:-} ]]; then
-    REV=$BENCH_REV
-else
-    REV=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-    DIRTY=$(cd "$ROOT" && { git status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null || true; } | awk '{print $2}' | tr '\n' ' ')
-    [[ -z $DIRTY ]] || REV+=" + uncommitted changes in: $DIRTY"
-fi
+build_release cachegate cachegate-loadgen
+REV=$(bench_rev)
 
 # ------------------------------------------------------------------ cleanup ----
 PIDS=()          # cachegate processes we started
@@ -124,7 +110,7 @@ cleanup() {
         for _ in {1..50}; do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
         kill -KILL "$p" 2>/dev/null || true
     done
-    if [[ -f $RGW_DIR/.cachegate-rgw ]]; then "$ROOT/tests/rgw/stop-rgw.sh" "$RGW_DIR" >/dev/null 2>&1 || true; fi
+    stop_rgw "$RGW_DIR"
     exit $rc
 }
 trap cleanup EXIT
@@ -149,12 +135,8 @@ CACHEGATE=$WORK/bin/cachegate
 LOADGEN=$WORK/bin/cachegate-loadgen
 
 # --------------------------------------------------------------------- RGW ------
-log "starting RGW on 127.0.0.1:$RGW_PORT (data $RGW_DIR)"
-CEPH_RGW_PORT=$RGW_PORT CEPH_MON_PORT=$MON_PORT CEPH_OSD_PORTS=16900-16999 CEPH_RGW_BUCKETS=$BUCKET \
-    "$ROOT/tests/rgw/start-rgw.sh" "$RGW_DIR" "$RGW_KEY" "$RGW_SECRET" > "$WORK/rgw.env"
+CEPH_RGW_BUCKETS=$BUCKET start_rgw "$RGW_DIR" "$WORK/rgw.env" "$RGW_KEY" "$RGW_SECRET"
 RGW=http://127.0.0.1:$RGW_PORT
-rgw_pids() { local f; for f in rgw osd; do tr -cd '0-9' < "$RGW_DIR/run/$f.pid"; echo; done; }
-all_rgw_pids() { local f; for f in rgw osd mon; do tr -cd '0-9' < "$RGW_DIR/run/$f.pid"; echo; done; }
 
 size_row() { local n; for n in "${SIZE_TABLE[@]}"; do read -r -a f <<< "$n"; [[ ${f[0]} == "$1" ]] && { echo "$n"; return; }; done; die "unknown size '$1' in BENCH_SIZES"; }
 IFS=',' read -r -a SIZE_NAMES <<< "$SIZES"
@@ -284,7 +266,7 @@ target_args() {
 }
 target_pids() {
     case $1 in
-        rgw) rgw_pids ;;
+        rgw) rgw_pids "$RGW_DIR" rgw osd ;;
         nginx) nginx_pids ;;
         cg|cg-bypass) echo "$PID_cg" ;;
         cg-info) echo "$PID_cg_info" ;;
@@ -298,23 +280,12 @@ target_port() {
         cg-miss) echo "$CG_MISS_PORT" ;;
     esac
 }
-cpu_ticks() { # utime+stime of the given pids and their threads, in clock ticks
-    local p total=0 t
-    for p in "$@"; do
-        t=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || t=0
-        total=$((total + ${t:-0}))
-    done
-    echo $total
-}
-machine_busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
-irq_ticks() { awk '/^cpu / {print $7 + $8; exit}' /proc/stat; }
 # every process this script started but the load generator
-bench_pids() { all_rgw_pids; nginx_pids; echo "$PID_cg $PID_cg_info $PID_cg_miss" | tr ' ' '\n'; }
+bench_pids() { rgw_pids "$RGW_DIR"; nginx_pids; echo "$PID_cg $PID_cg_info $PID_cg_miss" | tr ' ' '\n'; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 metric_sum() { # sum of a Prometheus counter (all label sets matching a grep pattern) of one cachegate
     curl -s "http://127.0.0.1:$(($1 + 1))/metrics" | { grep -E "^$2" || true; } | awk '{s += $NF} END {printf "%d", s}'
 }
-TICK=$(getconf CLK_TCK)
 FAILED=0
 
 # how busy the machine is without our load (RGW idling included), over 2 s, in % of one core
@@ -420,8 +391,7 @@ jq -nc --argjson cg "$HWM_CG" --argjson info "$HWM_INFO" --argjson miss "$HWM_MI
 # ------------------------------------------------------------------ table -------
 echo
 echo "cachegate $REV ($(date -u +%F)); nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'); $(radosgw --version 2>/dev/null | awk '{print "ceph " $3}')"
-echo "cachegate benchmark: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
-     "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1); $DURATION per run after $WARMUP warm-up;" \
+echo "cachegate benchmark: $(machine_summary); $DURATION per run after $WARMUP warm-up;" \
      "loadgen: 1 thread, 1 keep-alive connection per worker; background before the runs: ${BACKGROUND}% of a core"
 echo "srv CPU: CPU time of the serving process(es) per request (cachegate; nginx master+workers; radosgw+ceph-osd)."
 echo "loadgen CPU: share of one core used by the load generator during the run; foreign CPU: by processes this"

@@ -42,8 +42,6 @@
 # measurements: after a mass delete ext4 spends seconds per 26k files looking for free
 # inodes (find_inode_bit, recently_deleted), which would land on whichever contender
 # comes next. BENCH_OSD_STORE=bluestore puts RGW's objects on disk (read with O_DIRECT).
-# Until `cachegate --help` lists publish-snapshot and fetch-webroot, only the seed
-# scripts are measured.
 #
 # Exits non-zero when something failed (a run's exit status, a tree that differs from
 # the source); missed targets are reported, not fatal.
@@ -70,8 +68,8 @@
 #   BENCH_TMPFS_SIZE     size of that tmpfs                                        [8g]
 #   BENCH_OSD_STORE      memstore | bluestore (RGW's objects in memory or on disk)  [memstore]
 #   BENCH_OSD_SIZE_MB    memstore capacity                                         [6144]
-#   BENCH_SETTLE         seconds between the mass delete of an earlier run's work dir
-#                        and the first measurement                                [30]
+#   BENCH_SETTLE         with BENCH_DEST_FS=disk, seconds between the mass delete of an
+#                        earlier run's work dir and the first measurement          [30]
 #   BENCH_QUIET_WAIT     before each run, wait up to this many seconds for the machine to
 #                        be idle (< 25% of a core busy besides RGW, < 10% of the time
 #                        stalled on I/O); see "foreign CPU" and "I/O stall"          [0]
@@ -82,8 +80,9 @@
 #   BENCH_PERF=1         afterwards, perf-record one more cachegate run of each case
 #                        ($BENCH_DIR/perf-*.txt; not part of the table)
 set -euo pipefail
+# shellcheck source=benches/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd -P)
 ROUNDS=${BENCH_ROUNDS:-3}
 CASES=${BENCH_CASES:-publish,cold,same,changed}
 WORK=${BENCH_DIR:-/tmp/cachegate-webroot-bench}
@@ -110,18 +109,12 @@ SEED_KEY_CHANGED=seed/webroot-changed.tar.gz
 # `tar -czf` of the real Nextcloud 34.0.1 webroot (the size the generated tree aims at)
 REAL_TGZ_BYTES=157000000
 MARKER=.directory   # fetch-webroot's marker file (crates/snapshot/src/marker.rs)
-TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}
 DATA=$ROOT/benches/data
 LISTING=(--files "$DATA/nextcloud-34.0.1-webroot-files.tsv.gz" --dirs "$DATA/nextcloud-34.0.1-webroot-dirs.tsv.gz")
 
-now_ms() { local t=${EPOCHREALTIME//[^0-9]/}; echo $((10#$t / 1000)); }
-T0=$(now_ms)
-log() { local d=$(( $(now_ms) - T0 )); printf '[bench %4d.%01ds] %s\n' $((d / 1000)) $((d % 1000 / 100)) "$*" >&2; }
-die() { echo "webroot_vs_scripts: ERROR: $*" >&2; exit 1; }
 has_case() { [[ ,$CASES, == *,$1,* ]]; }
 
-[[ $EUID -eq 0 ]] || die "must run as root (RGW, chown to $OWNER)"
-[[ $WORK != / && $WORK != "$RGW_DIR" ]] || die "BENCH_DIR must be its own directory"
+check_dirs "$WORK" "$RGW_DIR" "RGW, chown to $OWNER"
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "BENCH_ROUNDS must be a positive integer"
 [[ $VERIFY =~ ^(first|all|none)$ ]] || die "BENCH_VERIFY must be first, all or none"
 [[ $DEST_FS =~ ^(tmpfs|disk)$ ]] || die "BENCH_DEST_FS must be tmpfs or disk"
@@ -133,19 +126,8 @@ fi
 command -v jq >/dev/null || die "jq is required (apt-get install jq)"
 
 # ------------------------------------------------------------ build + tools ----
-if [[ ${BENCH_NO_BUILD:-0} != 1 ]]; then
-    log "building cachegate and cachegate-webroot-gen (release)"
-    (cd "$ROOT" && cargo build --release --bin cachegate --bin cachegate-webroot-gen) >&2
-fi
-[[ -x $TARGET_DIR/release/cachegate && -x $TARGET_DIR/release/cachegate-webroot-gen ]] \
-    || die "missing $TARGET_DIR/release/cachegate or cachegate-webroot-gen"
-if [[ -n ${BENCH_REV:-} ]]; then
-    REV=$BENCH_REV
-else
-    REV=$(cd "$ROOT" && git rev-parse --short HEAD 2>/dev/null || echo unknown)
-    DIRTY=$(cd "$ROOT" && { git status --porcelain -- crates Cargo.toml Cargo.lock 2>/dev/null || true; } | awk '{print $2}' | tr '\n' ' ')
-    [[ -z $DIRTY ]] || REV+=" + uncommitted changes in: $DIRTY"
-fi
+build_release cachegate cachegate-webroot-gen
+REV=$(bench_rev)
 
 AWSCLI_PIN=$(grep -E '^awscli==' "$ROOT/tests/python/requirements.txt" || echo awscli)
 if [[ -x $ROOT/target/test-venv/bin/aws ]]; then
@@ -168,9 +150,7 @@ cleanup() {
         [[ ${BENCH_USE_ENV:-0} == 1 ]] || echo "left running: RGW ($ROOT/tests/rgw/stop-rgw.sh $RGW_DIR); work dir $WORK" >&2
         exit $rc
     fi
-    if [[ ${BENCH_USE_ENV:-0} != 1 && -f $RGW_DIR/.cachegate-rgw ]]; then
-        "$ROOT/tests/rgw/stop-rgw.sh" "$RGW_DIR" >/dev/null 2>&1 || true
-    fi
+    [[ ${BENCH_USE_ENV:-0} == 1 ]] || stop_rgw "$RGW_DIR"
     # the trees (GBs, ~30k inodes each) go now rather than at the start of the next run;
     # logs and results stay
     if [[ -f $WORK/.cachegate-webroot-bench ]]; then
@@ -182,13 +162,15 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-LAST_MASS_DELETE=0
+SETTLE_UNTIL=0   # no measurement before this $SECONDS (see settle)
 if [[ -d $WORK ]]; then
     [[ -f $WORK/.cachegate-webroot-bench ]] || die "$WORK exists and was not made by this script"
     if mountpoint -q "$DEST"; then umount "$DEST"; fi
     log "removing the work dir of an earlier run"
     rm -rf "$WORK"
-    LAST_MASS_DELETE=$SECONDS
+    # only runs that create files on the work dir's file system meet ext4's slow inode
+    # allocation after the delete; on tmpfs they create none there
+    if [[ $DEST_FS == disk ]]; then SETTLE_UNTIL=$((SECONDS + SETTLE)); fi
 fi
 mkdir -p "$WORK"/{bin,logs} "$DEST"
 touch "$WORK/.cachegate-webroot-bench"
@@ -202,12 +184,6 @@ RESULTS=$WORK/results.jsonl
 cp "$TARGET_DIR/release/cachegate" "$TARGET_DIR/release/cachegate-webroot-gen" "$WORK/bin/"
 CACHEGATE=$WORK/bin/cachegate
 GEN=$WORK/bin/cachegate-webroot-gen
-HAVE_CG=0
-if "$CACHEGATE" publish-snapshot --help >/dev/null 2>&1 && "$CACHEGATE" fetch-webroot --help >/dev/null 2>&1; then
-    HAVE_CG=1
-else
-    log "cachegate has no publish-snapshot/fetch-webroot yet: measuring the seed scripts only"
-fi
 CG_VERSION=$("$CACHEGATE" --version 2>/dev/null || echo cachegate)
 
 # --------------------------------------------------------------------- RGW ------
@@ -222,34 +198,16 @@ if [[ ${BENCH_USE_ENV:-0} == 1 ]]; then
     aws s3 mb "s3://$BUCKET" >/dev/null 2>&1 || true
     aws s3 rm --quiet --recursive "s3://$BUCKET/" >&2 || die "cannot empty s3://$BUCKET at $AWS_ENDPOINT_URL"
 else
-    log "starting RGW on 127.0.0.1:$RGW_PORT (data $RGW_DIR)"
     if [[ $OSD_STORE == memstore ]]; then export CEPH_OSD_SIZE_MB=${BENCH_OSD_SIZE_MB:-6144}; fi
-    CEPH_RGW_PORT=$RGW_PORT CEPH_MON_PORT=$MON_PORT CEPH_OSD_PORTS=$OSD_PORTS CEPH_RGW_BUCKETS=$BUCKET CEPH_OSD_STORE=$OSD_STORE \
-        "$ROOT/tests/rgw/start-rgw.sh" "$RGW_DIR" > "$WORK/rgw.env"
+    CEPH_RGW_BUCKETS=$BUCKET CEPH_OSD_STORE=$OSD_STORE start_rgw "$RGW_DIR" "$WORK/rgw.env"
     set -a
     # shellcheck disable=SC1091
     . "$WORK/rgw.env"
     set +a
 fi
 export AWS_DEFAULT_REGION=${AWS_DEFAULT_REGION:-us-east-1} AWS_REGION=${AWS_REGION:-us-east-1}
-rgw_pids() {
-    [[ -n $RGW_DIR ]] || return 0
-    local f
-    for f in rgw osd mon; do [[ -s $RGW_DIR/run/$f.pid ]] && { tr -cd '0-9' < "$RGW_DIR/run/$f.pid"; echo; }; done
-}
-cpu_ticks() { # utime+stime of the given pids and their threads, in clock ticks
-    local p total=0 t
-    for p in "$@"; do
-        t=$(sed 's/.*) //' "/proc/$p/stat" 2>/dev/null | awk '{print $12 + $13}') || t=0
-        total=$((total + ${t:-0}))
-    done
-    echo $total
-}
-machine_busy_ticks() { awk '/^cpu / {print $2 + $3 + $4 + $7 + $8 + $9; exit}' /proc/stat; }
-irq_ticks() { awk '/^cpu / {print $7 + $8; exit}' /proc/stat; }
 # µs during which every runnable task waited for I/O (pressure stall information; 0 without PSI)
 io_stall_us() { awk -F'total=' '/^full/ {print $2 + 0; exit}' /proc/pressure/io 2>/dev/null || echo 0; }
-TICK=$(getconf CLK_TCK)
 FAILED=0
 
 # ---------------------------------------------------------------- the tree ------
@@ -258,10 +216,11 @@ log "generating the tree in $SRC (seed $SEED, every ${EVERY}th file)"
 "$GEN" generate --dest "$SRC" --seed "$SEED" --every "$EVERY" "${LISTING[@]}" 2> "$WORK/logs/generate.log" \
     || die "generation failed: $(cat "$WORK/logs/generate.log")"
 sed 's/^/  /' "$WORK/logs/generate.log" >&2
-TREE_FILES=$(find "$SRC" -type f | wc -l)
-TREE_BYTES=$(find "$SRC" -type f -printf '%s\n' | awk '{s += $1} END {print s + 0}')
-# every run reads the tree from the page cache
-tar -cf - -C "$SRC" . > /dev/null
+read -r TREE_FILES TREE_BYTES < <(find "$SRC" -type f -printf '%s\n' | awk '{s += $1} END {print NR, s + 0}')
+# every run reads the tree from the page cache (through a pipe: GNU tar writing to
+# /dev/null skips reading the files)
+read_into_page_cache() { tar -cf - -C "$SRC" . | cat > /dev/null; }
+read_into_page_cache
 
 # ------------------------------------------------------------- contenders ------
 # Each sets CMD to the command line of one run. The seed scripts run traced with
@@ -293,8 +252,8 @@ untimed() { # LOG CONTENDER ARGS...: one run outside the measurements
 # disk alone
 settle() {
     sync
-    local wait=$((LAST_MASS_DELETE + SETTLE - SECONDS)) cpu io deadline=$((SECONDS + QUIET_WAIT))
-    if (( LAST_MASS_DELETE > 0 && wait > 0 )); then
+    local wait=$((SETTLE_UNTIL - SECONDS)) cpu io deadline=$((SECONDS + QUIET_WAIT))
+    if (( wait > 0 )); then
         log "  waiting ${wait}s after the mass delete before measuring"
         sleep "$wait"
     fi
@@ -306,11 +265,11 @@ background_load() { # over 1 s: % of one core used by processes other than our R
     local b0 b1 r0 r1 i0 i1
     b0=$(machine_busy_ticks); i0=$(io_stall_us)
     # shellcheck disable=SC2046
-    r0=$(cpu_ticks $(rgw_pids))
+    r0=$(cpu_ticks $(rgw_pids "$RGW_DIR"))
     sleep 1
     b1=$(machine_busy_ticks); i1=$(io_stall_us)
     # shellcheck disable=SC2046
-    r1=$(cpu_ticks $(rgw_pids))
+    r1=$(cpu_ticks $(rgw_pids "$RGW_DIR"))
     echo "$(( (b1 - b0 - r1 + r0) * 100 / TICK )) $(( (i1 - i0) / 10000 ))"
 }
 
@@ -322,11 +281,11 @@ timed() {
     local logf=$WORK/logs/$name.log timef=$WORK/logs/$name.time
     settle
     # shellcheck disable=SC2046
-    rgw0=$(cpu_ticks $(rgw_pids)); busy0=$(machine_busy_ticks); irq0=$(irq_ticks); io0=$(io_stall_us); t0=$(now_ms)
+    rgw0=$(cpu_ticks $(rgw_pids "$RGW_DIR")); busy0=$(machine_busy_ticks); irq0=$(irq_ticks); io0=$(io_stall_us); t0=$(now_ms)
     /usr/bin/time -f '%U %S %M' -o "$timef" "${CMD[@]}" > "$logf" 2>&1 || rc=$?
     t1=$(now_ms); busy1=$(machine_busy_ticks); irq1=$(irq_ticks); io1=$(io_stall_us)
     # shellcheck disable=SC2046
-    rgw1=$(cpu_ticks $(rgw_pids))
+    rgw1=$(cpu_ticks $(rgw_pids "$RGW_DIR"))
     read -r user sys rss < <(tail -n 1 "$timef")
     wall=$((t1 - t0))
     jq -nc --arg case "$case" --arg who "$who" --argjson round "$round" --argjson rc "$rc" \
@@ -346,16 +305,16 @@ timed() {
     return 0
 }
 
-# verify CASE WHO ROUND DEST [SRC_DIR]: DEST holds exactly the source tree, owned by OWNER
+# verify CASE WHO ROUND DEST: DEST holds exactly the source tree, owned by OWNER
 verify() {
-    local case=$1 who=$2 round=$3 dest=$4 src=${5:-$SRC} problems=""
+    local case=$1 who=$2 round=$3 dest=$4 problems=""
     [[ $VERIFY == all || ($VERIFY == first && $round == 1) ]] || return 0
     local out=$WORK/logs/verify-$case-$who-$round.txt
-    { diff -r --no-dereference -x "$MARKER" "$src" "$dest" || true; } > "$out" 2>&1
+    { diff -r --no-dereference -x "$MARKER" "$SRC" "$dest" || true; } > "$out" 2>&1
     [[ -s $out ]] && problems+="contents differ; "
     # (directory sizes are the file system's business)
     local listing=(-mindepth 1 ! -path "./$MARKER" \( -type d -printf '%p d %m %T@\n' -o -printf '%p %y %m %s %T@\n' \))
-    (cd "$src" && find . "${listing[@]}" | sort) > "$out.src"
+    (cd "$SRC" && find . "${listing[@]}" | sort) > "$out.src"
     (cd "$dest" && find . "${listing[@]}" | sort) > "$out.dest"
     diff "$out.src" "$out.dest" >> "$out" 2>&1 || problems+="types, modes, sizes or mtimes differ; "
     find "$dest" -mindepth 1 ! -path "$dest/$MARKER" \( ! -user "${OWNER%:*}" -o ! -group "${OWNER#*:}" \) -printf '%p %U:%G\n' \
@@ -382,10 +341,10 @@ object_size() { aws s3api head-object --bucket "$BUCKET" --key "$1" --query Cont
 cg_current_id() { aws s3 cp --quiet "s3://$BUCKET/$CG_PREFIX/current" - | jq -r .current.id; }
 cg_manifest() { aws s3 cp --quiet "s3://$BUCKET/$CG_PREFIX/snapshots/$1/manifest.json" -; }
 record_sizes() { # LABEL: sizes of the seed archive and of cachegate's current snapshot
-    local seed_bytes manifest="{}" key=$SEED_KEY
+    local seed_bytes manifest key=$SEED_KEY
     [[ $1 == changed ]] && key=$SEED_KEY_CHANGED
     seed_bytes=$(object_size "$key")
-    if [[ $HAVE_CG == 1 ]]; then manifest=$(cg_manifest "$(cg_current_id)") || manifest="{}"; fi
+    manifest=$(cg_manifest "$(cg_current_id)") || manifest="{}"
     jq -nc --arg which "$1" --argjson seed "$seed_bytes" --argjson m "$manifest" \
         '{sizes: $which, seed_bytes: $seed, cg_archive_bytes: $m.archive.size, cg_index_bytes: $m.index.size,
           cg_members: $m.member_count, cg_id: $m.id}' >> "$RESULTS"
@@ -398,14 +357,14 @@ if has_case publish; then
         for who in $(order $r); do
             case $who in
                 seed) timed publish seed $r seed_publish "$SEED_KEY" ;;
-                cg) if [[ $HAVE_CG == 1 ]]; then timed publish cg $r cg_publish; fi ;;
+                cg) timed publish cg $r cg_publish ;;
             esac
         done
     done
 else
     log "publishing once (untimed) for the fetch cases"
     untimed publish-seed-0.log seed_publish "$SEED_KEY"
-    if [[ $HAVE_CG == 1 ]]; then untimed publish-cg-0.log cg_publish; fi
+    untimed publish-cg-0.log cg_publish
 fi
 record_sizes publish
 
@@ -413,7 +372,6 @@ if has_case cold; then
     log "case cold: $ROUNDS rounds"
     for ((r = 1; r <= ROUNDS; r++)); do
         for who in $(order $r); do
-            [[ $who == cg && $HAVE_CG == 0 ]] && continue
             dest=$DEST/cold-$who-$r
             mkdir "$dest"
             case $who in
@@ -426,7 +384,7 @@ if has_case cold; then
     done
 fi
 
-if has_case same && [[ $HAVE_CG == 1 ]]; then
+if has_case same; then
     log "case same: $ROUNDS rounds (the destination of the first cold fetch)"
     for ((r = 1; r <= ROUNDS; r++)); do
         timed same cg $r cg_fetch "$DEST/cold-cg-1"
@@ -438,10 +396,10 @@ if has_case changed; then
     log "case changed: rewriting ${CHANGE_PERCENT}% of the files, publishing again"
     "$GEN" change --dest "$SRC" --seed "$SEED" --every "$EVERY" --percent "$CHANGE_PERCENT" --generation 1 \
         "${LISTING[@]}" 2>&1 >/dev/null | sed 's/^/  /' >&2
-    tar -cf - -C "$SRC" . > /dev/null
+    read_into_page_cache
     # the publishes of the changed tree are timed too, but not part of the table
     timed publish-changed seed 1 seed_publish "$SEED_KEY_CHANGED"
-    if [[ $HAVE_CG == 1 ]]; then timed publish-changed cg 1 cg_publish; fi
+    timed publish-changed cg 1 cg_publish
     record_sizes changed
     log "case changed: $ROUNDS rounds"
     for ((r = 1; r <= ROUNDS; r++)); do
@@ -453,7 +411,6 @@ if has_case changed; then
                     verify changed seed $r "$DEST/changed-seed-$r"
                     drop_tree "$DEST/changed-seed-$r" ;;
                 cg)
-                    [[ $HAVE_CG == 1 ]] || continue
                     # holds the snapshot before the change since its cold fetch
                     timed changed cg $r cg_fetch "$DEST/cold-cg-$r"
                     verify changed cg $r "$DEST/cold-cg-$r" ;;
@@ -463,7 +420,7 @@ if has_case changed; then
 fi
 
 # ---------------------------------------------------------------- profiles ------
-if [[ ${BENCH_PERF:-0} == 1 && $HAVE_CG == 1 ]]; then
+if [[ ${BENCH_PERF:-0} == 1 ]]; then
     command -v perf >/dev/null || die "BENCH_PERF=1 needs perf (apt-get install linux-perf)"
     perf_run() { # NAME CONTENDER ARGS...
         settle
@@ -482,13 +439,12 @@ fi
 # ------------------------------------------------------------------ table -------
 echo
 echo "$CG_VERSION $REV ($(date -u +%F)); $(radosgw --version 2>/dev/null | awk '{print "ceph " $3}'); $(aws --version 2>&1 | cut -d' ' -f1-2); $(tar --version | head -n 1); gzip $(gzip --version | awk 'NR == 1 {print $2}')"
-echo "machine: $(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo)," \
-     "$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -n 1), kernel $(uname -r); source tree on $(df -T "$WORK" | awk 'NR == 2 {print $2}')," \
+echo "machine: $(machine_summary), kernel $(uname -r); source tree on $(df -T "$WORK" | awk 'NR == 2 {print $2}')," \
      "destinations on $(df -T "$DEST" | awk 'NR == 2 {print $2}'), RGW OSD $OSD_STORE"
 jq -rs --argjson files "$TREE_FILES" --argjson bytes "$TREE_BYTES" --argjson real "$REAL_TGZ_BYTES" '
   (.[] | select(.sizes == "publish")) as $s
   | "tree: \($files) files, \($bytes / 1e6 * 10 | round / 10) MB; seed tar -czf: \($s.seed_bytes / 1e6 * 10 | round / 10) MB" +
-    " (\($bytes / $s.seed_bytes * 100 | round / 100):1; the real webroot: 157 MB, this is \($s.seed_bytes / $real * 100 | round / 100)×)"' "$RESULTS"
+    " (\($bytes / $s.seed_bytes * 100 | round / 100):1; the real webroot: \($real / 1e6 | round) MB, this is \($s.seed_bytes / $real * 100 | round / 100)×)"' "$RESULTS"
 echo "$ROUNDS rounds per case, contenders alternating; medians. Speedup = seed s / cachegate s."
 echo
 jq -rs '
@@ -539,5 +495,5 @@ for f in "$WORK"/logs/*-seed-*.log; do
 done | jq -rs '
   def median: sort | if length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
   group_by(.case)[] | "  \(.[0].case):" + ([group_by(.step)[] | " \(.[0].step) \([.[].s] | median * 100 | round / 100)"] | join(","))'
-if [[ ${BENCH_PERF:-0} == 1 && $HAVE_CG == 1 ]]; then echo; echo "profiles: $WORK/perf-*.txt"; fi
+if [[ ${BENCH_PERF:-0} == 1 ]]; then echo; echo "profiles: $WORK/perf-*.txt"; fi
 if (( FAILED )); then echo; echo "SOME RUNS FAILED (see above and $WORK/logs)"; exit 1; fi
