@@ -4,11 +4,12 @@
 use std::path::Path;
 
 use rand_xoshiro::rand_core::RngCore;
+use rayon::prelude::*;
 
 use crate::Error;
 use crate::contents::Contents;
 use crate::listing::Listing;
-use crate::tree::{for_each_parallel, write_file};
+use crate::tree::write_file;
 
 /// What `change_files` changed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -40,7 +41,9 @@ pub fn change_files(
     }
     let mut chosen = candidates[..count].to_vec();
     chosen.sort_unstable_by_key(|(index, _)| *index);
-    for_each_parallel(&chosen, |&(index, file), buf| write_file(dest, contents, index, generation, file, buf))?;
+    chosen
+        .par_iter()
+        .try_for_each_init(Vec::new, |buf, &(index, file)| write_file(dest, contents, index, generation, file, buf))?;
     Ok(ChangeSummary {
         bytes: chosen.iter().map(|(_, f)| f.size).sum(),
         paths: chosen.into_iter().map(|(_, f)| f.path.clone()).collect(),
@@ -53,7 +56,7 @@ mod tests {
     use std::os::unix::fs::MetadataExt;
 
     use super::*;
-    use crate::listing::tests_support::real_listing;
+    use crate::test_support::real_listing;
     use crate::tree::{BASE_MTIME, write_tree};
 
     #[test]

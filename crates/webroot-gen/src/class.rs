@@ -5,7 +5,7 @@ use crate::text::Profile;
 
 /// The contents a file gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Class {
+pub(crate) enum Class {
     /// Pseudo-text of the given profile.
     Text(Profile),
     /// Random bytes: gzip cannot shrink them.
@@ -20,7 +20,7 @@ const BINARY: &[&str] = &[
 ];
 
 /// The class of the file at `path` (a `/`-separated relative path).
-pub fn class_of(path: &str) -> Class {
+pub(crate) fn class_of(path: &str) -> Class {
     let name = path.rsplit('/').next().unwrap_or(path);
     let Some((_, ext)) = name.rsplit_once('.') else {
         // LICENSE, COPYING, AUTHORS, README, Makefile, occ …

@@ -22,7 +22,7 @@ impl Contents {
 
     /// Replaces `out` with the `size` bytes of file number `index` called `path` at
     /// `generation`.
-    pub fn fill(&self, index: usize, generation: u32, path: &str, size: u64, out: &mut Vec<u8>) {
+    pub(crate) fn fill(&self, index: usize, generation: u32, path: &str, size: u64, out: &mut Vec<u8>) {
         out.clear();
         let size = usize::try_from(size).expect("file size fits in memory");
         let mut rng = self.file_rng(index, generation);

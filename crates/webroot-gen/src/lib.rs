@@ -8,13 +8,13 @@ mod class;
 mod contents;
 mod error;
 mod listing;
+#[cfg(test)]
+mod test_support;
 mod text;
 mod tree;
 
 pub use change::{ChangeSummary, change_files};
-pub use class::{Class, class_of};
 pub use contents::Contents;
 pub use error::Error;
-pub use listing::{DirEntry, FileEntry, Listing};
-pub use text::Profile;
-pub use tree::{BASE_MTIME, TreeSummary, write_tree};
+pub use listing::Listing;
+pub use tree::{TreeSummary, write_tree};

@@ -11,31 +11,31 @@ use crate::Error;
 
 /// A regular file of the listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FileEntry {
+pub(crate) struct FileEntry {
     /// Path relative to the webroot, `/`-separated.
-    pub path: String,
+    pub(crate) path: String,
     /// Size in bytes.
-    pub size: u64,
+    pub(crate) size: u64,
     /// Permission bits.
-    pub mode: u32,
+    pub(crate) mode: u32,
 }
 
 /// A directory of the listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DirEntry {
+pub(crate) struct DirEntry {
     /// Path relative to the webroot, `/`-separated.
-    pub path: String,
+    pub(crate) path: String,
     /// Permission bits.
-    pub mode: u32,
+    pub(crate) mode: u32,
 }
 
 /// Every file and directory of a webroot, in listing order.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Listing {
     /// Regular files; their index in this list seeds their contents.
-    pub files: Vec<FileEntry>,
+    pub(crate) files: Vec<FileEntry>,
     /// Directories.
-    pub dirs: Vec<DirEntry>,
+    pub(crate) dirs: Vec<DirEntry>,
 }
 
 impl Listing {
@@ -60,13 +60,8 @@ impl Listing {
 
     /// Every `n`th file (indexes 0, n, 2n, …) and every directory: a smaller tree of the
     /// same mix, whose files keep their contents (the index into the full listing is kept).
-    pub fn every(&self, n: usize) -> Vec<(usize, &FileEntry)> {
+    pub(crate) fn every(&self, n: usize) -> Vec<(usize, &FileEntry)> {
         self.files.iter().enumerate().step_by(n.max(1)).collect()
-    }
-
-    /// Sum of the file sizes.
-    pub fn total_bytes(&self) -> u64 {
-        self.files.iter().map(|f| f.size).sum()
     }
 }
 
@@ -112,24 +107,6 @@ fn bad(path: &Path, line: usize, reason: String) -> Error {
     Error::Listing { path: path.to_owned(), line, reason }
 }
 
-/// The real Nextcloud listing of `benches/data/`, for tests.
-#[cfg(test)]
-pub(crate) mod tests_support {
-    use std::path::PathBuf;
-
-    use super::Listing;
-
-    /// Loads `benches/data/nextcloud-34.0.1-webroot-{files,dirs}.tsv.gz`.
-    pub(crate) fn real_listing() -> Listing {
-        let data = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../benches/data");
-        Listing::load(
-            &data.join("nextcloud-34.0.1-webroot-files.tsv.gz"),
-            &data.join("nextcloud-34.0.1-webroot-dirs.tsv.gz"),
-        )
-        .unwrap()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -149,7 +126,7 @@ mod tests {
         assert_eq!(listing.files[0], FileEntry { path: "a/b.php".into(), size: 12, mode: 0o644 });
         assert_eq!(listing.files[1].mode, 0o755);
         assert_eq!(listing.dirs, vec![DirEntry { path: "a".into(), mode: 0o755 }]);
-        assert_eq!(listing.total_bytes(), 12);
+        assert_eq!(listing.files.iter().map(|f| f.size).sum::<u64>(), 12);
     }
 
     #[test]
@@ -175,8 +152,8 @@ mod tests {
 
     #[test]
     fn reads_the_gzipped_real_listing() {
-        let listing = tests_support::real_listing();
+        let listing = crate::test_support::real_listing();
         assert_eq!((listing.files.len(), listing.dirs.len()), (26_359, 2_946));
-        assert_eq!(listing.total_bytes(), 475_324_090);
+        assert_eq!(listing.files.iter().map(|f| f.size).sum::<u64>(), 475_324_090);
     }
 }

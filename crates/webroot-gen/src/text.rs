@@ -13,7 +13,7 @@ use rand_xoshiro::rand_core::{RngCore, SeedableRng};
 
 /// A kind of text file, each with the gzip -6 ratio of its real counterparts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Profile {
+pub(crate) enum Profile {
     /// `.map`: JSON with the escaped sources and base64 VLQ mappings.
     SourceMap,
     /// `.js`, `.mjs`: bundled, mostly minified scripts.
@@ -29,7 +29,7 @@ pub enum Profile {
 }
 
 /// Every profile, in a fixed order.
-pub const PROFILES: [Profile; 6] =
+pub(crate) const PROFILES: [Profile; 6] =
     [Profile::SourceMap, Profile::Script, Profile::Code, Profile::Data, Profile::Markup, Profile::Prose];
 
 /// How one profile's text is put together.
@@ -56,7 +56,8 @@ impl Profile {
     /// The gzip -6 ratio (uncompressed / compressed) the profile is tuned to, for files of
     /// a few KiB back to back as in a tar stream (`Shape` is calibrated to it by the test
     /// `profiles_compress_like_real_files`).
-    pub fn target_ratio(self) -> f64 {
+    #[cfg(test)]
+    pub(crate) fn target_ratio(self) -> f64 {
         match self {
             Self::SourceMap => 5.6,
             Self::Script => 4.6,
@@ -135,7 +136,7 @@ impl Profile {
 
 /// A profile's phrase book, built once from a seed and shared by all files of that profile
 /// (as real files of one kind share keywords and identifiers across the archive).
-pub struct TextModel {
+pub(crate) struct TextModel {
     shape: Shape,
     phrases: Vec<Vec<u8>>,
     /// Cumulative Zipf weights of the phrases, scaled to `u32`.
@@ -148,7 +149,7 @@ const MAX_INDENT: u32 = 6;
 
 impl TextModel {
     /// Builds the phrase book of `profile` from `seed`.
-    pub fn new(profile: Profile, seed: u64) -> Self {
+    pub(crate) fn new(profile: Profile, seed: u64) -> Self {
         let shape = profile.shape();
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ (0x5EED_0000 + profile as u64));
         let words: Vec<Vec<u8>> = (0..shape.words)
@@ -183,7 +184,7 @@ impl TextModel {
     }
 
     /// Appends exactly `size` bytes of text to `out`, drawn with `rng`.
-    pub fn fill(&self, rng: &mut Xoshiro256PlusPlus, size: usize, out: &mut Vec<u8>) {
+    pub(crate) fn fill(&self, rng: &mut Xoshiro256PlusPlus, size: usize, out: &mut Vec<u8>) {
         let end = out.len() + size;
         let shape = &self.shape;
         let mut depth = 0u32;
@@ -226,12 +227,8 @@ fn zipf_index(rng: &mut Xoshiro256PlusPlus, n: usize) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
-
-    use flate2::Compression;
-    use flate2::write::GzEncoder;
-
     use super::*;
+    use crate::test_support::gzip_ratio;
 
     fn sample(profile: Profile, seed: u64, bytes: usize) -> Vec<u8> {
         let model = TextModel::new(profile, 1);
@@ -243,12 +240,6 @@ mod tests {
             model.fill(&mut rng, size, &mut out);
         }
         out
-    }
-
-    fn gzip_ratio(data: &[u8]) -> f64 {
-        let mut gz = GzEncoder::new(Vec::new(), Compression::new(6));
-        gz.write_all(data).unwrap();
-        data.len() as f64 / gz.finish().unwrap().len() as f64
     }
 
     #[test]

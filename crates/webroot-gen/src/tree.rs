@@ -1,13 +1,13 @@
-//! Writes a listing out as a tree: directories, then files on all cores, then the
+//! Writes a listing out as a tree: directories, then files on all cores (rayon), then the
 //! directories' modes and mtimes (writing files into a directory moves its mtime).
 
 use std::collections::BTreeSet;
 use std::fs::{self, File, OpenOptions, Permissions};
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::Path;
-use std::sync::Mutex;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use rayon::prelude::*;
 
 use crate::Error;
 use crate::class::{Class, class_of};
@@ -16,7 +16,7 @@ use crate::listing::{FileEntry, Listing};
 
 /// Modification time of every generated entry: 2026-01-01T00:00:00Z. Generation `g`
 /// changes files with mtime `BASE_MTIME + g` days.
-pub const BASE_MTIME: u64 = 1_767_225_600;
+pub(crate) const BASE_MTIME: u64 = 1_767_225_600;
 
 /// What `write_tree` wrote.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -50,7 +50,9 @@ pub fn write_tree(listing: &Listing, dest: &Path, contents: &Contents, every: us
         let path = dest.join(dir);
         fs::create_dir_all(&path).map_err(Error::io(&path))?;
     }
-    for_each_parallel(&files, |&(index, file), buf| write_file(dest, contents, index, 0, file, buf))?;
+    files
+        .par_iter()
+        .try_for_each_init(Vec::new, |buf, &(index, file)| write_file(dest, contents, index, 0, file, buf))?;
     for dir in &listing.dirs {
         finish_dir(&dest.join(&dir.path), dir.mode)?;
     }
@@ -95,45 +97,12 @@ fn finish_dir(path: &Path, mode: u32) -> Result<(), Error> {
     File::open(path).and_then(|dir| dir.set_modified(mtime_of(0))).map_err(Error::io(path))
 }
 
-/// Runs `job` over `items` on all cores (each worker with its own reusable buffer); stops
-/// at the first error and returns it.
-pub(crate) fn for_each_parallel<T: Sync>(
-    items: &[T],
-    job: impl Fn(&T, &mut Vec<u8>) -> Result<(), Error> + Sync,
-) -> Result<(), Error> {
-    let next = AtomicUsize::new(0);
-    let failure = Mutex::new(None);
-    let workers = std::thread::available_parallelism().map_or(1, |n| n.get());
-    std::thread::scope(|scope| {
-        for _ in 0..workers {
-            scope.spawn(|| {
-                let mut buf = Vec::new();
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(item) = items.get(i) else { break };
-                    if let Err(err) = job(item, &mut buf) {
-                        // Park the counter past the end so the other workers stop too.
-                        next.store(items.len(), Ordering::Relaxed);
-                        failure.lock().expect("no worker panics holding the lock").get_or_insert(err);
-                        break;
-                    }
-                }
-            });
-        }
-    });
-    failure.into_inner().expect("no worker panics holding the lock").map_or(Ok(()), Err)
-}
-
 #[cfg(test)]
 mod tests {
-    use std::io::Write;
     use std::os::unix::fs::MetadataExt;
 
-    use flate2::Compression;
-    use flate2::write::GzEncoder;
-
     use super::*;
-    use crate::listing::tests_support::real_listing;
+    use crate::test_support::{gzip_ratio, real_listing};
 
     #[test]
     fn one_percent_of_the_real_webroot() {
@@ -171,11 +140,5 @@ mod tests {
             assert_eq!(fs::read(dest.join(&file.path)).unwrap(), fs::read(again.join(&file.path)).unwrap());
         }
         assert!(matches!(write_tree(&listing, &again, &contents, 100), Err(Error::NotEmpty(_))));
-    }
-
-    fn gzip_ratio(data: &[u8]) -> f64 {
-        let mut gz = GzEncoder::new(Vec::new(), Compression::new(6));
-        gz.write_all(data).unwrap();
-        data.len() as f64 / gz.finish().unwrap().len() as f64
     }
 }
