@@ -3,7 +3,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use s3s::dto::{ChecksumMode, ETagCondition, GetObjectInput, GetObjectOutput};
-use s3s::{S3, S3Request, S3Response, S3Result};
+use s3s::{S3, S3ErrorCode, S3Request, S3Response, S3Result};
 
 use cachegate_cache::{Entry, Fill, FillLease, Lookup, ObjectMeta};
 
@@ -167,7 +167,11 @@ async fn serve_fill(
 fn answer(meta: &ObjectMeta, input: &GetObjectInput) -> S3Result<(GetObjectOutput, Range<u64>)> {
     Conditions::from(input).check(meta)?;
     let span = match &input.range {
-        Some(range) => range.check(meta.size)?,
+        // a suffix of an empty object is an empty span, which no Content-Range can name (RGW: 416)
+        Some(range) => match range.check(meta.size)? {
+            span if span.is_empty() => return Err(S3ErrorCode::InvalidRange.into()),
+            span => span,
+        },
         None => 0..meta.size,
     };
     let mut answer = GetObjectOutput::from_meta(meta);
@@ -219,4 +223,28 @@ fn forward(
         }
         Ok(response)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use s3s::dto::Range as ByteRange;
+
+    use super::*;
+
+    fn ranged(range: ByteRange, size: u64) -> S3Result<(GetObjectOutput, Range<u64>)> {
+        let input = GetObjectInput { range: Some(range), ..GetObjectInput::default() };
+        answer(&ObjectMeta { size, ..ObjectMeta::default() }, &input)
+    }
+
+    #[test]
+    fn ranges_name_the_bytes_sent_and_refuse_empty_spans() {
+        let (output, span) = ranged(ByteRange::Suffix { length: 4 }, 10).unwrap();
+        assert_eq!((span, output.content_range.as_deref()), (6..10, Some("bytes 6-9/10")));
+        let (output, span) = ranged(ByteRange::Int { first: 2, last: None }, 10).unwrap();
+        assert_eq!((span, output.content_length), (2..10, Some(8)));
+        for range in [ByteRange::Suffix { length: 4 }, ByteRange::Int { first: 0, last: None }] {
+            let refused = ranged(range, 0).unwrap_err();
+            assert_eq!(refused.code(), &S3ErrorCode::InvalidRange);
+        }
+    }
 }
