@@ -2,7 +2,8 @@
 # Runs the whole test suite on a fresh machine: installs what is missing (Ceph RGW from
 # Debian, Python test clients into a venv), starts a throw-away single-node RGW, then runs
 # the Rust tests (unit and end-to-end with aws-sdk-s3) and the Python end-to-end tests
-# (boto3, awscli) against gateways started from the release binary.
+# (boto3, awscli) against gateways started from the release binary, the S3 ones once more
+# per cache mode.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -49,4 +50,18 @@ log "Rust tests"
 cargo test --release --workspace
 
 log "Python tests"
-CACHEGATE_BIN=$ROOT/target/release/cachegate "$VENV/bin/pytest" -q tests/python
+export CACHEGATE_BIN=$ROOT/target/release/cachegate
+"$VENV/bin/pytest" -q tests/python
+
+# The S3 behaviour and Nextcloud's flows again with the disk cache on, once per consistency
+# mode: each answer must be the uncached gateway's (docs/testing.md, "Cache modes").
+S3_BEHAVIOUR=(test_auth.py test_quirks.py test_nextcloud_flows.py test_tenants.py test_cli.py test_admin.py)
+failed_modes=()
+for mode in revalidate ttl immutable; do
+    log "Python S3 tests, cache mode $mode"
+    CACHEGATE_TEST_CACHE=$mode "$VENV/bin/pytest" -q "${S3_BEHAVIOUR[@]/#/tests/python/}" || failed_modes+=("$mode")
+done
+if (( ${#failed_modes[@]} )); then
+    echo "run-all: Python S3 tests failed in cache mode(s): ${failed_modes[*]}" >&2
+    exit 1
+fi

@@ -6,6 +6,11 @@ two tenants:
   alpha: buckets "alpha-*", two key pairs (key rotation)
   beta:  exactly one bucket, beta-<run id>
 Test buckets are created on RGW directly with names unique to the run, and removed at the end.
+
+CACHEGATE_TEST_CACHE turns the gateway's disk cache on (a fresh directory per run):
+  off (default), revalidate, ttl (= ttl=30s, longer than the suite), ttl=DURATION, immutable.
+Tests write on RGW directly only before their first read through the gateway, so every mode
+must give the answers of the uncached gateway.
 """
 
 from __future__ import annotations
@@ -14,15 +19,14 @@ import os
 import re
 import secrets
 import shutil
-import socket
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-import requests
 
+from processes import free_ports, log_tail, stop_process, wait_http
 from s3util import Keys, Outcome, Target, assert_same_outcome
 
 ALPHA_KEYS = Keys("ALPHAKEY000000000001", "alphasecret0000000000000000000000000001")
@@ -33,6 +37,7 @@ READY_TIMEOUT = 30
 RUN_ID = secrets.token_hex(4)
 
 _RGW: Target | None = None  # set in pytest_configure
+_CACHE_MODE: str | None = None  # cache.mode of the gateway, None = no cache; set in pytest_configure
 _GATEWAY_KEY = pytest.StashKey["Gateway"]()
 _LOG_OFFSET_KEY = pytest.StashKey[int]()  # size of the gateway log when a test started
 
@@ -41,7 +46,8 @@ def pytest_configure(config):
     """Take RGW's coordinates from the environment, then drop every AWS_* variable from this
     process so that no client aimed at the gateway (boto3 here, awscli or cachegate in
     subprocesses) can silently pick up RGW's endpoint or keys."""
-    global _RGW
+    global _RGW, _CACHE_MODE
+    _CACHE_MODE = _cache_mode(os.environ.get("CACHEGATE_TEST_CACHE", "off"))
     missing = [n for n in ("AWS_ENDPOINT_URL", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
                if not os.environ.get(n)]
     if missing:
@@ -55,6 +61,23 @@ def pytest_configure(config):
     # A developer's ~/.aws/config (checksum or retry settings...) must not change the requests.
     os.environ["AWS_CONFIG_FILE"] = os.devnull
     os.environ["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+
+
+def _cache_mode(value: str) -> str | None:
+    """cache.mode for a CACHEGATE_TEST_CACHE value, None for no cache."""
+    value = value.strip()
+    if value in ("", "off"):
+        return None
+    if value == "ttl":
+        return "ttl=30s"
+    if value in ("revalidate", "immutable") or re.fullmatch(r"ttl=\w+", value):
+        return value
+    raise pytest.UsageError(
+        f"CACHEGATE_TEST_CACHE={value!r}: expected off, revalidate, ttl, ttl=DURATION or immutable")
+
+
+def pytest_report_header(config):
+    return f"cachegate cache: {_CACHE_MODE or 'off'} (CACHEGATE_TEST_CACHE)"
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -158,32 +181,15 @@ class Gateway:
     def log_size(self) -> int:
         return self.log_path.stat().st_size if self.log_path.exists() else 0
 
-    def log_tail(self, since: int = 0, lines: int = 40) -> str:
-        """The last lines of the log written after byte offset since."""
-        if not self.log_path.exists():
-            return "(no log file)"
-        with open(self.log_path, "rb") as log:
-            log.seek(since)
-            text = log.read().decode(errors="replace")
-        return "\n".join(text.splitlines()[-lines:]) or "(nothing logged)"
-
-
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.socket() for _ in range(count)]
-    try:  # all bound at once so that the ports differ
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
+    def log_tail(self, since: int = 0) -> str:
+        return log_tail(self.log_path, since)
 
 
 def _toml_string(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _config_toml(port: int, admin_port: int, rgw: Target, beta_bucket: str) -> str:
+def _config_toml(port: int, admin_port: int, rgw: Target, beta_bucket: str, cache_dir: Path) -> str:
     def keys_block(keys: Keys) -> str:
         return (f"[[tenants.keys]]\naccess_key = {_toml_string(keys.access_key)}\n"
                 f"secret_key = {_toml_string(keys.secret_key)}\n")
@@ -212,26 +218,13 @@ def _config_toml(port: int, admin_port: int, rgw: Target, beta_bucket: str) -> s
         'name = "beta"',
         f"buckets = [{_toml_string(beta_bucket)}]",
         keys_block(BETA_KEYS),
+        *([] if _CACHE_MODE is None else [
+            "[cache]",
+            f"dir = {_toml_string(str(cache_dir))}",
+            'max_size = "2GiB"',
+            f"mode = {_toml_string(_CACHE_MODE)}",
+        ]),
     ])
-
-
-def _wait_ready(gateway: Gateway) -> None:
-    deadline = time.monotonic() + READY_TIMEOUT
-    last = "no answer"
-    while time.monotonic() < deadline:
-        if gateway.process.poll() is not None:
-            pytest.fail(f"cachegate exited with {gateway.process.returncode} before being ready:\n"
-                        f"{gateway.log_tail()}", pytrace=False)
-        try:
-            response = requests.get(f"{gateway.admin}/readyz", timeout=2)
-            if response.status_code == 200:
-                return
-            last = f"{response.status_code} {response.text[:200]}"
-        except requests.RequestException as err:
-            last = repr(err)
-        time.sleep(0.1)
-    pytest.fail(f"cachegate not ready after {READY_TIMEOUT}s (last /readyz: {last}):\n"
-                f"{gateway.log_tail()}", pytrace=False)
 
 
 @pytest.fixture(scope="session")
@@ -240,9 +233,9 @@ def gateway(request, tmp_path_factory, rgw, beta_bucket) -> Gateway:
     if not binary or not (shutil.which(binary) or os.access(binary, os.X_OK)):
         pytest.fail(f"CACHEGATE_BIN must name the cachegate binary (got {binary!r})", pytrace=False)
     workdir = tmp_path_factory.mktemp("cachegate")
-    port, admin_port = _free_ports(2)
+    port, admin_port = free_ports(2)
     config = workdir / "cachegate.toml"
-    config.write_text(_config_toml(port, admin_port, rgw, beta_bucket))
+    config.write_text(_config_toml(port, admin_port, rgw, beta_bucket, workdir / "cache"))
     log_path = workdir / "cachegate.log"
     # The config file alone decides: CACHEGATE_* variables would override its keys (and
     # CACHEGATE_ACCESS_KEY would add a tenant), AWS_* ones could leak RGW's keys.
@@ -254,16 +247,39 @@ def gateway(request, tmp_path_factory, rgw, beta_bucket) -> Gateway:
     gateway = Gateway(f"http://127.0.0.1:{port}", f"http://127.0.0.1:{admin_port}", log_path, process)
     request.config.stash[_GATEWAY_KEY] = gateway
     try:
-        _wait_ready(gateway)
+        wait_http(f"{gateway.admin}/readyz", process, log_path, READY_TIMEOUT)
+        _check_cache_mode(gateway.target("beta", BETA_KEYS).client(), beta_bucket)
         yield gateway
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_process(process)
         del request.config.stash[_GATEWAY_KEY]
+
+
+def _check_cache_mode(client, bucket: str) -> None:
+    """A run asked to cache must really cache: a GET after the first one is answered from disk
+    (HIT, or REVALIDATED under revalidate) once the first one's fill is stored, which runs on
+    after the answer; uncached, no answer says it came from the cache."""
+    key = f"cache-probe-{RUN_ID}"
+    client.put_object(Bucket=bucket, Key=key, Body=b"cache probe")
+
+    def x_cache() -> str | None:
+        return client.get_object(Bucket=bucket, Key=key)["ResponseMetadata"]["HTTPHeaders"].get("x-cache")
+
+    try:
+        statuses = [x_cache(), x_cache()]
+        deadline = time.monotonic() + 5
+        while _CACHE_MODE is not None and statuses[-1] == "MISS" and time.monotonic() < deadline:
+            time.sleep(0.05)
+            statuses.append(x_cache())
+    finally:
+        client.delete_object(Bucket=bucket, Key=key)
+    if _CACHE_MODE is None:
+        assert not {"HIT", "REVALIDATED"} & set(statuses), f"no cache configured, yet x-cache {statuses}"
+    else:
+        # a short ttl may have run out before the next GET
+        expected = {"revalidate": {"REVALIDATED"}, "immutable": {"HIT"}}.get(_CACHE_MODE, {"HIT", "REVALIDATED"})
+        assert statuses[0] == "MISS" and statuses[-1] in expected, \
+            f"cache mode {_CACHE_MODE}: x-cache of successive GETs {statuses}"
 
 
 @pytest.fixture(scope="session")

@@ -4,6 +4,7 @@ and test_pod_life.py)."""
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import sys
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import yaml
 
@@ -128,3 +130,20 @@ def container_env(container: dict, config_maps: dict[str, dict]) -> dict[str, st
 
 def config_maps_by_name(objects) -> dict[str, dict]:
     return {o["metadata"]["name"]: o.get("data", {}) for o in objects if o["kind"] == "ConfigMap"}
+
+
+def gateway_env(objects, workdir: Path, secret: Callable[[str], str],
+                config_maps: dict[str, dict] | None = None) -> tuple[dict, dict[str, str]]:
+    """The gateway container of the rendered Deployment cachegate and the environment to run it
+    with here: its env resolved from config_maps (default: the rendered ones), the rendered
+    cachegate.toml written into workdir (CACHEGATE_CONFIG), each Secret file (*_FILE) written
+    into workdir holding secret(variable name), and this process's PATH."""
+    (container,) = pod_spec(one(objects, "Deployment", "cachegate"))["containers"]
+    env = container_env(container, config_maps or config_maps_by_name(objects))
+    (workdir / "cachegate.toml").write_text(config_map_data(objects, "cachegate-config")["cachegate.toml"])
+    env["CACHEGATE_CONFIG"] = str(workdir / "cachegate.toml")
+    for name in [n for n in env if n.endswith("_FILE")]:
+        (workdir / name).write_text(secret(name) + "\n")  # as a Secret volume may hold it
+        env[name] = str(workdir / name)
+    env["PATH"] = os.environ["PATH"]
+    return container, env

@@ -27,7 +27,7 @@ import pytest
 import yaml
 
 from deploy_manifests import (DEPLOY, OVERLAYS, RENDERED, ROOT, config_map_data, config_maps_by_name,
-                              container_env, containers, find, gateway_config, one, pod_spec,
+                              container_env, containers, find, gateway_config, gateway_env, one, pod_spec,
                               quantity_bytes, render)
 
 KUBERNETES_VERSION = "1.33.0"
@@ -97,7 +97,8 @@ def test_every_container_is_locked_down(rendered):
         security = container.spec.get("securityContext", {})
         where = f"{directory}: {container.label}"
         assert security.get("runAsNonRoot", pod_security.get("runAsNonRoot")) is True, where
-        assert (security.get("runAsUser") or pod_security.get("runAsUser", 0)) != 0, where
+        # the container's own runAsUser wins over the pod's, even an explicit 0
+        assert security.get("runAsUser", pod_security.get("runAsUser")) not in (None, 0), where
         assert security.get("allowPrivilegeEscalation") is False, where
         assert security.get("readOnlyRootFilesystem") is True, where
         assert security.get("privileged", False) is False, where
@@ -199,16 +200,7 @@ def test_gateway_config_is_accepted_by_the_binary(overlay, tmp_path):
     if not binary:
         pytest.fail("CACHEGATE_BIN must name the cachegate binary", pytrace=False)
     directory, objects = overlay
-    (gateway,) = pod_spec(one(objects, "Deployment", "cachegate"))["containers"]
-    env = container_env(gateway, config_maps_by_name(objects))
-    config_file = tmp_path / "cachegate.toml"
-    config_file.write_text(config_map_data(objects, "cachegate-config")["cachegate.toml"])
-    env["CACHEGATE_CONFIG"] = str(config_file)
-    for name in [n for n in env if n.endswith("_FILE")]:
-        secret = tmp_path / name
-        secret.write_text(f"test-{name.lower()}\n")
-        env[name] = str(secret)
-    env["PATH"] = os.environ["PATH"]
+    _, env = gateway_env(objects, tmp_path, lambda name: f"test-{name.lower()}")
     done = subprocess.run([binary, "serve", "--check-config"], env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, f"{directory}: {done.stdout}{done.stderr}"
     assert "config ok (1 tenants" in done.stdout + done.stderr

@@ -16,62 +16,17 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import socket
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
 import requests
 
-from deploy_manifests import ROOT, config_map_data, config_maps_by_name, container_env, one, pod_spec, render
+from deploy_manifests import ROOT, config_maps_by_name, gateway_env, render
+from processes import free_ports, stop_process, wait_http
 
 OWNER = (33, 33) if os.geteuid() == 0 else (os.getuid(), os.getgid())
 PHP_VERSION_STRING = "34.0.1"
-
-
-def _snapshot_commands_missing() -> str | None:
-    binary = os.environ.get("CACHEGATE_BIN")
-    if not binary:
-        return None  # the gateway fixture reports it
-    for command in ("fetch-webroot", "publish-snapshot"):
-        done = subprocess.run([binary, command, "--help"], capture_output=True, timeout=30)
-        if done.returncode != 0:
-            return f"`cachegate {command}` is not built yet (issue 4)"
-    return None
-
-
-pytestmark = pytest.mark.skipif(bool(_snapshot_commands_missing()), reason=_snapshot_commands_missing() or "")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _wait_http(url: str, process: subprocess.Popen, log: Path, timeout: float = 30) -> requests.Response:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            pytest.fail(f"{process.args[0]} exited with {process.returncode}:\n{log.read_text()}", pytrace=False)
-        try:
-            response = requests.get(url, timeout=2)
-            if response.status_code == 200:
-                return response
-        except requests.RequestException:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"{url} not answering after {timeout}s:\n{log.read_text()}", pytrace=False)
-
-
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    try:
-        process.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
 
 
 @pytest.fixture(scope="module")
@@ -90,40 +45,34 @@ def deployed_gateway(tmp_path_factory, rgw, tenant):
     binary = os.environ["CACHEGATE_BIN"]
     workdir = tmp_path_factory.mktemp("pod-gateway")
     objects = render("base/tenant")
-    (container,) = pod_spec(one(objects, "Deployment", "cachegate"))["containers"]
-    config_maps = config_maps_by_name(objects)
+    # copies: render() is cached, and other tests read the same objects
+    config_maps = {name: dict(data) for name, data in config_maps_by_name(objects).items()}
     tenant_map = next(name for name in config_maps if name.startswith("tenant"))
     config_maps[tenant_map].update(DATA_BUCKET=tenant["DATA_BUCKET"], WEBROOT_BUCKET=tenant["WEBROOT_BUCKET"])
-    env = container_env(container, config_maps)
-    (workdir / "cachegate.toml").write_text(config_map_data(objects, "cachegate-config")["cachegate.toml"])
     secrets = {
         "CACHEGATE_ACCESS_KEY_FILE": tenant["access_key"],
         "CACHEGATE_SECRET_KEY_FILE": tenant["secret_key"],
         "CACHEGATE_UPSTREAM_ACCESS_KEY_FILE": rgw.keys.access_key,
         "CACHEGATE_UPSTREAM_SECRET_KEY_FILE": rgw.keys.secret_key,
     }
+    container, env = gateway_env(objects, workdir, secrets.__getitem__, config_maps)
     assert set(secrets) == {name for name in env if name.endswith("_FILE")}
-    for name, value in secrets.items():
-        (workdir / name).write_text(value + "\n")  # as a Secret volume may hold it
-        env[name] = str(workdir / name)
-    port, admin_port = _free_port(), _free_port()
+    port, admin_port = free_ports(2)
     env.update(  # what differs between a pod and this machine
-        CACHEGATE_CONFIG=str(workdir / "cachegate.toml"),
         CACHEGATE_LISTEN=f"127.0.0.1:{port}",
         CACHEGATE_ADMIN_LISTEN=f"127.0.0.1:{admin_port}",
         CACHEGATE_UPSTREAM_ENDPOINT=rgw.endpoint,
         CACHEGATE_CACHE_DIR=str(workdir / "cache"),
-        PATH=os.environ["PATH"],
     )
     log = workdir / "cachegate.log"
     with open(log, "wb") as out:
         process = subprocess.Popen([binary, *container["args"]], env=env, stdin=subprocess.DEVNULL,
                                    stdout=out, stderr=subprocess.STDOUT)
     try:
-        _wait_http(f"http://127.0.0.1:{admin_port}/readyz", process, log)
+        wait_http(f"http://127.0.0.1:{admin_port}/readyz", process, log)
         yield {"endpoint": f"http://127.0.0.1:{port}", "admin": f"http://127.0.0.1:{admin_port}", "log": log}
     finally:
-        _stop(process)
+        stop_process(process)
 
 
 @pytest.fixture(scope="module")
@@ -185,13 +134,19 @@ def _fetch(tools: Path, gateway, tenant, dest: Path, tmp_path: Path) -> None:
          _client_env(tenant, tmp_path))
 
 
-def _cache_bytes_served(gateway) -> float:
+def _metric(gateway, sample: str) -> float:
+    """The value of one sample (name and labels as exposed) on /metrics, 0 when absent."""
     metrics = requests.get(f"{gateway['admin']}/metrics", timeout=5).text
-    match = re.search(r'^cachegate_cache_served_bytes_total\{source="cache"\} (\S+)$', metrics, re.M)
+    match = re.search(rf"^{re.escape(sample)} (\S+)$", metrics, re.M)
     return float(match.group(1)) if match else 0.0
 
 
-def test_pod_life(deployed_gateway, tools, tenant, tmp_path):
+def _archive_sizes(rgw_s3, bucket: str) -> list[int]:
+    listing = rgw_s3.list_objects_v2(Bucket=bucket, Prefix="nextcloud/snapshots/")
+    return [o["Size"] for o in listing.get("Contents", []) if o["Key"].endswith("/archive.tar.gz")]
+
+
+def test_pod_life(deployed_gateway, tools, tenant, rgw_s3, tmp_path):
     source = tmp_path / "canary-webroot"
     source.mkdir()
     files = _synthetic_webroot(source)
@@ -213,7 +168,7 @@ def test_pod_life(deployed_gateway, tools, tenant, tmp_path):
     assert not (webroot / "data").exists(), "data/ is never published"
 
     # the web container: the example image's entrypoint, then a real PHP server
-    port = _free_port()
+    (port,) = free_ports(1)
     log = tmp_path / "php.log"
     server_env = {"PATH": os.environ["PATH"], "WEBROOT": str(webroot),
                   "NEXTCLOUD_DATA_DIR": str(tmp_path / "pod-1" / "data")}
@@ -222,19 +177,23 @@ def test_pod_life(deployed_gateway, tools, tenant, tmp_path):
                                    shutil.which("php"), "-S", f"127.0.0.1:{port}", "-t", str(webroot)],
                                   env=server_env, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT)
     try:
-        status = _wait_http(f"http://127.0.0.1:{port}/status.php", server, log)
+        status = wait_http(f"http://127.0.0.1:{port}/status.php", server, log)
         assert status.json() == {"installed": True, "versionstring": PHP_VERSION_STRING}
         page = requests.get(f"http://127.0.0.1:{port}/index.php", timeout=5)
         assert page.status_code == 200
         assert page.text == f"hello from the fetched webroot {PHP_VERSION_STRING}\nowner {OWNER[0]}:{OWNER[1]}\n"
     finally:
-        _stop(server)
+        stop_process(server)
     assert (tmp_path / "pod-1" / "data" / ".ocdata").exists()
 
-    # a second pod starting: the snapshot comes from the gateway's cache
-    served_before = _cache_bytes_served(deployed_gateway)
+    # a second pod starting: the whole archive comes from the gateway's cache
+    (archive_size,) = _archive_sizes(rgw_s3, tenant["WEBROOT_BUCKET"])
+    assert _metric(deployed_gateway, "cachegate_cache_bytes") >= archive_size, "the archive is not cached"
+    from_cache = 'cachegate_cache_served_bytes_total{source="cache"}'
+    served_before = _metric(deployed_gateway, from_cache)
     second = tmp_path / "pod-2" / "html"
     second.mkdir(parents=True)
     _fetch(tools, deployed_gateway, tenant, second, tmp_path)
     assert (second / "index.php").read_bytes() == files["index.php"]
-    assert _cache_bytes_served(deployed_gateway) > served_before, "the second fetch was not served from the cache"
+    served = _metric(deployed_gateway, from_cache) - served_before
+    assert served >= archive_size, f"the second fetch got {served} bytes from the cache, the archive has {archive_size}"

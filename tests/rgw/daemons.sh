@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shared by start-rgw.sh and stop-rgw.sh: which processes are the daemons of one data
 # dir. Needs RUN (DATA_DIR/run) and CONF (DATA_DIR/ceph.conf) set by the caller.
 
@@ -7,7 +8,7 @@ our_pid() {
     [[ -s $f ]] || return 1
     pid=$(tr -cd '0-9' < "$f"); [[ -n $pid ]] || return 1
     [[ -r /proc/$pid/cmdline ]] || return 1
-    tr '\0' ' ' < /proc/$pid/cmdline | grep -qF -- "$CONF" || return 1
+    tr '\0' ' ' < "/proc/$pid/cmdline" | grep -qF -- "$CONF" || return 1
     echo "$pid"
 }
 

@@ -80,7 +80,7 @@ mkdir -p "$DATA_DIR"
 DATA_DIR=$(cd "$DATA_DIR" && pwd -P)
 MARKER=$DATA_DIR/.cachegate-rgw
 # never wipe a directory this script did not create
-if [[ ! -f $MARKER ]] && [[ -n "$(ls -A "$DATA_DIR" | grep -v '^\.lock$' || true)" ]]; then
+if [[ ! -f $MARKER ]] && [[ -n "$(find "$DATA_DIR" -mindepth 1 -maxdepth 1 ! -name .lock -print -quit)" ]]; then
     die "$DATA_DIR is not empty and was not made by start-rgw.sh; pass an empty or new directory"
 fi
 touch "$MARKER"
