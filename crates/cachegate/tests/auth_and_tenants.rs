@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use common::{ALPHA, ALPHA_NEXT, BETA, Gateway, failure, fresh_bucket, raw_http, rgw_client};
+use common::{ALPHA, ALPHA_NEXT, BETA, Gateway, eventually, failure, fresh_bucket, raw_http, rgw_client};
 
 #[tokio::test]
 async fn unknown_key_and_wrong_secret_are_refused() {
@@ -80,39 +80,26 @@ async fn presigned_urls_work_until_they_expire() {
     let presign = |secs| PresigningConfig::expires_in(Duration::from_secs(secs)).unwrap();
     let url = s3.get_object().bucket(&bucket).key("shared").presigned(presign(60)).await.unwrap();
     let path = url.uri().strip_prefix(&gateway.endpoint()).unwrap().to_owned();
-    let (status, body) =
-        raw_http(gateway.s3, &format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", gateway.s3))
-            .unwrap();
-    assert_eq!((status, body.as_str()), (200, "presigned!"));
+    let answer = raw_http(gateway.s3, "GET", &path, &[]).unwrap();
+    assert_eq!((answer.status, answer.text().as_str()), (200, "presigned!"));
 
     let short = s3.get_object().bucket(&bucket).key("shared").presigned(presign(1)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let path = short.uri().strip_prefix(&gateway.endpoint()).unwrap().to_owned();
-    let (status, body) =
-        raw_http(gateway.s3, &format!("GET {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", gateway.s3))
-            .unwrap();
-    assert_eq!(status, 403, "{body}");
+    let answer = raw_http(gateway.s3, "GET", &path, &[]).unwrap();
+    assert_eq!(answer.status, 403, "{}", answer.text());
 }
 
 #[tokio::test]
 async fn errors_carry_the_request_id_of_the_log() {
     let gateway = Gateway::start();
-    let request = "GET /alpha-anything/key HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
-    let mut stream = std::net::TcpStream::connect(gateway.s3).unwrap();
-    std::io::Write::write_all(&mut stream, request.as_bytes()).unwrap();
-    let mut answer = String::new();
-    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
-    let header_id = answer
-        .lines()
-        .find_map(|l| l.strip_prefix("x-amz-request-id: "))
-        .expect("x-amz-request-id header")
-        .trim()
-        .to_owned();
-    assert!(answer.starts_with("HTTP/1.1 403"), "{answer}");
-    assert!(answer.contains(&format!("<RequestId>{header_id}</RequestId>")), "{answer}");
+    let answer = raw_http(gateway.s3, "GET", "/alpha-anything/key", &[]).unwrap();
+    let header_id = answer.header("x-amz-request-id").expect("x-amz-request-id header").to_owned();
+    assert_eq!(answer.status, 403, "{}", answer.text());
+    assert!(answer.text().contains(&format!("<RequestId>{header_id}</RequestId>")), "{}", answer.text());
     // the access log line is written once the response is done
-    std::thread::sleep(Duration::from_millis(200));
-    assert!(gateway.log_text().contains(&header_id), "request id not in the log");
+    let logged = eventually(Duration::from_secs(5), || gateway.log_text().contains(&header_id));
+    assert!(logged, "request id not in the log");
 }
 
 #[tokio::test]
@@ -131,8 +118,8 @@ async fn anonymous_requests_are_refused_or_left_to_the_upstream_acls() {
         .unwrap();
     direct.put_object().bucket(&bucket).key("private").body(ByteStream::from_static(b"secret")).send().await.unwrap();
     let get = |gateway: &Gateway, key: &str| {
-        let request = format!("GET /{bucket}/{key} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\r\n", gateway.s3);
-        raw_http(gateway.s3, &request).unwrap()
+        let answer = raw_http(gateway.s3, "GET", &format!("/{bucket}/{key}"), &[]).unwrap();
+        (answer.status, answer.text())
     };
 
     let refusing = Gateway::start();

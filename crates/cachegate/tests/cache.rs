@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use aws_sdk_s3::primitives::ByteStream;
-use common::{ALPHA, Gateway, Relay, cached_get, fresh_bucket, rgw, rgw_client};
+use common::{ALPHA, Gateway, Relay, cached_get, eventually, fresh_bucket, rgw, rgw_client, walk};
 
 /// A gateway in front of `upstream` with a cache in `dir` in `mode`.
 fn cached_gateway(upstream: &str, dir: &Path, mode: &str) -> Gateway {
@@ -170,7 +170,7 @@ async fn a_flipped_byte_on_disk_is_never_served() {
 #[tokio::test]
 async fn upstream_outage_serves_cached_objects_as_stale() {
     let dir = tempfile::tempdir().unwrap();
-    let relay = Relay::start().await;
+    let relay = Relay::start();
     let gateway = cached_gateway(&relay.endpoint, dir.path(), "revalidate");
     let bucket = fresh_bucket("alpha").await;
     let s3 = gateway.client(ALPHA);
@@ -186,13 +186,7 @@ async fn upstream_outage_serves_cached_objects_as_stale() {
         let (_, body) = gateway.admin_get("/metrics").unwrap();
         body.lines().any(|l| l.starts_with("cachegate_upstream_up{") && l.ends_with(" 0"))
     };
-    for _ in 0..100 {
-        if probe_saw_outage() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    assert!(probe_saw_outage(), "the readiness probe never saw the outage");
+    assert!(eventually(Duration::from_secs(10), probe_saw_outage), "the readiness probe never saw the outage");
     assert_eq!(gateway.admin_get("/readyz").unwrap().0, 200);
     let uncached = s3.get_object().bucket(&bucket).key("never-read").send().await;
     assert_eq!(common::failure(uncached).0, 503);
@@ -218,16 +212,7 @@ async fn an_unusable_cache_directory_never_fails_a_request() {
     assert!(gateway.metric("cachegate_cache_errors_total{kind=\"write\"}") >= 1.0);
 }
 
+/// The cached objects' data files under the cache directory `dir`.
 fn data_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut found = Vec::new();
-    for fan_out in std::fs::read_dir(dir).unwrap().flatten() {
-        if fan_out.path().is_dir() {
-            for file in std::fs::read_dir(fan_out.path()).unwrap().flatten() {
-                if file.path().extension().is_some_and(|e| e == "data") {
-                    found.push(file.path());
-                }
-            }
-        }
-    }
-    found
+    walk(dir).into_iter().filter(|path| path.extension().is_some_and(|e| e == "data")).collect()
 }

@@ -1,34 +1,25 @@
 //! The command line: configuration printing and checking.
 
-use std::process::Command;
+mod common;
 
-fn cachegate(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_cachegate"))
-        .args(args)
-        .env_clear()
-        .envs(env.iter().copied())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into(),
-        String::from_utf8_lossy(&out.stderr).into(),
-    )
+/// Runs `cachegate` with `args` and only the variables `env`: exit code, stdout, stderr.
+fn run(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    common::outcome(common::cachegate(args).envs(env.iter().copied()))
 }
 
 #[test]
 fn printed_default_config_checks_once_upstream_keys_are_set() {
-    let (code, printed, _) = cachegate(&["serve", "--print-default-config"], &[]);
+    let (code, printed, _) = run(&["serve", "--print-default-config"], &[]);
     assert_eq!(code, 0);
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
     std::fs::write(&path, printed).unwrap();
     let path = path.to_str().unwrap();
-    let (code, _, err) = cachegate(&["serve", "--config", path, "--check-config"], &[]);
+    let (code, _, err) = run(&["serve", "--config", path, "--check-config"], &[]);
     assert_eq!(code, 2);
     assert!(err.contains("upstream: access_key and secret_key"), "{err}");
     let keys = [("CACHEGATE_UPSTREAM_ACCESS_KEY", "a"), ("CACHEGATE_UPSTREAM_SECRET_KEY", "b")];
-    let (code, out, err) = cachegate(&["serve", "--config", path, "--check-config"], &keys);
+    let (code, out, err) = run(&["serve", "--config", path, "--check-config"], &keys);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("config ok"));
 }
@@ -38,7 +29,7 @@ fn bad_config_names_the_key_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
     std::fs::write(&path, "listen = \"not-an-address\"\n").unwrap();
-    let (code, _, err) = cachegate(&["serve", "--config", path.to_str().unwrap(), "--check-config"], &[]);
+    let (code, _, err) = run(&["serve", "--config", path.to_str().unwrap(), "--check-config"], &[]);
     assert_eq!(code, 2);
     assert!(err.contains("listen"), "{err}");
     assert_eq!(err.lines().count(), 1, "one line per problem: {err}");
@@ -53,10 +44,10 @@ fn environment_alone_configures_a_single_tenant() {
         ("CACHEGATE_UPSTREAM_ACCESS_KEY", "gw"),
         ("CACHEGATE_UPSTREAM_SECRET_KEY", "gw-secret"),
     ];
-    let (code, out, err) = cachegate(&["serve", "--check-config"], &env);
+    let (code, out, err) = run(&["serve", "--check-config"], &env);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("1 tenants"), "{out}");
-    let (code, _, err) = cachegate(&["serve", "--check-config"], &[]);
+    let (code, _, err) = run(&["serve", "--check-config"], &[]);
     assert_eq!(code, 2);
     assert!(err.contains("no tenant is configured"), "{err}");
 }

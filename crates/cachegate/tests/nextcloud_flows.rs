@@ -191,9 +191,12 @@ async fn download_abandoned_early_is_logged_and_harmless() {
     drop(partial);
     let head = s3.head_object().bucket(&bucket).key("large").send().await.unwrap();
     assert_eq!(head.content_length(), Some(8 << 20));
-    std::thread::sleep(std::time::Duration::from_millis(300));
-    let abandoned = gateway.log_text().lines().any(|l| {
-        l.contains("\"operation\":\"GetObject\"") && l.contains("\"status\":206") && l.contains("\"complete\":false")
+    let abandoned = common::eventually(std::time::Duration::from_secs(5), || {
+        gateway.log_text().lines().any(|l| {
+            l.contains("\"operation\":\"GetObject\"")
+                && l.contains("\"status\":206")
+                && l.contains("\"complete\":false")
+        })
     });
     assert!(abandoned, "no access-log line for the abandoned download");
 }

@@ -10,14 +10,13 @@
 mod common;
 
 use std::os::unix::fs::{MetadataExt, symlink};
-use std::path::Path;
 
 use aws_sdk_s3::primitives::ByteStream;
 use cachegate_snapshot::{
     ArchiveRef, Digest, Entry, EntryKind, INDEX_FORMAT, Index, IndexRef, Layout, MANIFEST_FORMAT, Manifest, Member,
     Pointer, SnapshotId, SnapshotRef, compress_member,
 };
-use common::{fresh_bucket, rgw_client, run_cachegate};
+use common::{fetch, fresh_bucket, rgw_client};
 
 const MEMBER: usize = 4096;
 
@@ -117,7 +116,6 @@ struct Objects {
 
 impl Objects {
     fn new(archive: Vec<u8>, index: &Index) -> Self {
-        std::thread::sleep(std::time::Duration::from_millis(2)); // distinct, ordered ids
         let id = SnapshotId::new(std::time::SystemTime::now());
         let totals = index.totals();
         let index_json = index.to_json();
@@ -201,11 +199,7 @@ impl Scene {
     }
 
     fn fetch(&self, extra: &[&str]) -> (i32, String) {
-        let dest = self.dest();
-        let mut args = vec!["fetch-webroot", "--bucket", &self.bucket, "--dest", dest.to_str().unwrap()];
-        args.extend_from_slice(extra);
-        let (code, _, err) = run_cachegate(&args);
-        (code, err)
+        fetch(&self.bucket, "", &self.dest(), extra)
     }
 
     /// Serves `craft` (tampered by `tamper`) and checks that the fetch is refused with
@@ -325,9 +319,9 @@ async fn limits_are_enforced() {
     scene.refused_as_published(&["--max-entries", "3"], "entry count 4 exceeds the limit 3");
 
     for (change, expected) in [
-        (Box::new(|m: &mut Manifest| m.entry_count -= 1) as Box<dyn FnOnce(&mut Manifest)>, "entry count"),
-        (Box::new(|m: &mut Manifest| m.max_path_len = 5), "limit is 5"),
-        (Box::new(|m: &mut Manifest| m.file_bytes -= 1), "differ from the manifest's"),
+        ((|m| m.entry_count -= 1) as fn(&mut Manifest), "entry count"),
+        (|m| m.max_path_len = 5, "limit is 5"),
+        (|m| m.file_bytes -= 1, "differ from the manifest's"),
     ] {
         let (archive, index) = honest().build();
         let mut objects = Objects::new(archive, &index);
@@ -361,5 +355,5 @@ async fn set_id_bits_are_dropped_and_symlinks_planted_in_the_destination_are_not
     assert_eq!(std::fs::read(scene.dest().join("apps/a.php")).unwrap(), b"<?php echo 'a';");
     let outside: Vec<_> = std::fs::read_dir(scene.outside()).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert_eq!(outside, ["sentinel"]);
-    assert!(Path::new(&scene.dest().join(".directory")).exists());
+    assert!(scene.dest().join(".directory").exists());
 }

@@ -1,40 +1,12 @@
 //! The plain-HTTP snapshot route of the gateway (`GET /snapshots/<tenant>/current.tar.gz`):
-//! a snapshot published with `publish-snapshot` downloads with a bearer token, through the
-//! cache, and extracts with plain tar.
+//! a snapshot published with `publish-snapshot` downloads with a bearer token, whole or by
+//! range, through the cache, and extracts with plain tar.
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
-use std::process::{Command, Stdio};
-use std::time::Duration;
-
-use common::{Gateway, fresh_bucket, rgw, run_cachegate};
+use common::{Gateway, fresh_bucket, publish, raw_http, rgw, rgw_client, untar};
 
 const TOKEN: &str = "route-test-token-0123456789";
-
-/// Status, headers (lower-case names) and body of one HTTP/1.1 request.
-fn http_get(addr: SocketAddr, path: &str, token: Option<&str>) -> (u16, Vec<(String, String)>, Vec<u8>) {
-    let mut stream = TcpStream::connect(addr).unwrap();
-    stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    let auth = token.map(|t| format!("Authorization: Bearer {t}\r\n")).unwrap_or_default();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: gateway\r\n{auth}Connection: close\r\n\r\n").unwrap();
-    let mut answer = Vec::new();
-    stream.read_to_end(&mut answer).unwrap();
-    let split = answer.windows(4).position(|w| w == b"\r\n\r\n").expect("a header block");
-    let head = String::from_utf8_lossy(&answer[..split]).into_owned();
-    let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split(' ').nth(1)).and_then(|s| s.parse().ok()).unwrap();
-    let headers = lines
-        .filter_map(|l| l.split_once(':'))
-        .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
-    (status, headers, answer[split + 4..].to_vec())
-}
-
-fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
-    headers.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
-}
 
 #[tokio::test]
 async fn current_archive_downloads_with_a_token_through_the_cache() {
@@ -43,9 +15,7 @@ async fn current_archive_downloads_with_a_token_through_the_cache() {
     std::fs::write(source.path().join("index.php"), "<?php echo 'hello';\n").unwrap();
     std::fs::create_dir(source.path().join("lib")).unwrap();
     std::fs::write(source.path().join("lib/base.php"), "<?php // base\n".repeat(500)).unwrap();
-    let source_arg = source.path().to_str().unwrap();
-    let (code, _, stderr) = run_cachegate(&["publish-snapshot", "--source", source_arg, "--bucket", &bucket]);
-    assert_eq!(code, 0, "publish-snapshot failed: {stderr}");
+    let id = publish(&bucket, "", source.path(), &[]);
 
     let cache = tempfile::tempdir().unwrap();
     let tenant = format!(
@@ -57,25 +27,41 @@ async fn current_archive_downloads_with_a_token_through_the_cache() {
     let gateway = Gateway::start_with(&rgw().endpoint, &tenant);
     gateway.wait_for("/readyz", 200);
     let route = "/snapshots/web/current.tar.gz";
+    let bearer = format!("Bearer {TOKEN}");
+    let get = |path: &str, headers: &[(&str, &str)]| raw_http(gateway.s3, "GET", path, headers).unwrap();
 
-    assert_eq!(http_get(gateway.s3, route, None).0, 403, "no token: an unsigned S3 request, refused");
-    assert_eq!(http_get(gateway.s3, route, Some("wrong")).0, 401);
-    assert_eq!(http_get(gateway.s3, "/snapshots/nobody/current.tar.gz", Some(TOKEN)).0, 404);
+    assert_eq!(get(route, &[]).status, 403, "no token: an unsigned S3 request, refused");
+    assert_eq!(get(route, &[("Authorization", "Bearer wrong")]).status, 401);
+    assert_eq!(get("/snapshots/nobody/current.tar.gz", &[("Authorization", &bearer)]).status, 404);
+    // the route is GET only: a HEAD is S3's, which takes a bearer token for a malformed
+    // signature (400 InvalidRequest), as for any other key
+    let head = |path: &str| raw_http(gateway.s3, "HEAD", path, &[("Authorization", &bearer)]).unwrap();
+    let (head, elsewhere) = (head(route), head("/snapshots/web/other.tar.gz"));
+    assert_eq!((head.status, head.header("content-type")), (400, Some("application/xml")));
+    assert_eq!((elsewhere.status, elsewhere.header("content-type")), (400, Some("application/xml")));
+    assert_eq!(head.header("x-cachegate-snapshot"), None);
 
-    let (status, headers, first) = http_get(gateway.s3, route, Some(TOKEN));
-    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&first));
-    assert_eq!(header(&headers, "content-type"), Some("application/gzip"));
-    assert_eq!(header(&headers, "content-length"), Some(first.len().to_string().as_str()));
-    assert!(header(&headers, "x-cachegate-snapshot").is_some());
-    let (_, headers, second) = http_get(gateway.s3, route, Some(TOKEN));
-    assert_eq!(second, first);
-    assert_eq!(header(&headers, "x-cache"), Some("REVALIDATED"), "the second download comes from the cache");
+    let first = get(route, &[("Authorization", &bearer)]);
+    assert_eq!(first.status, 200, "{}", first.text());
+    assert_eq!(first.header("content-type"), Some("application/gzip"));
+    assert_eq!(first.header("content-length"), Some(first.body.len().to_string().as_str()));
+    assert_eq!(first.header("x-cachegate-snapshot"), Some(id.as_str()));
+    let archive = rgw_client().get_object().bucket(&bucket).key(format!("snapshots/{id}/archive.tar.gz")).send().await;
+    let archive = common::body_of(archive.unwrap()).await;
+    assert!(first.body == archive, "the download is the published archive");
+    let second = get(route, &[("Authorization", &bearer)]);
+    assert!(second.body == first.body);
+    assert_eq!(second.header("x-cache"), Some("REVALIDATED"), "the second download comes from the cache");
+
+    let ranged = get(route, &[("Authorization", &bearer), ("Range", "bytes=0-99")]);
+    assert_eq!(ranged.status, 206, "{}", ranged.text());
+    assert_eq!(ranged.header("content-range"), Some(format!("bytes 0-99/{}", archive.len()).as_str()));
+    assert_eq!(ranged.header("content-length"), Some("100"));
+    assert_eq!(ranged.header("x-cachegate-snapshot"), Some(id.as_str()));
+    assert!(ranged.body == archive[..100], "the range holds the archive's first 100 bytes");
 
     let dest = tempfile::tempdir().unwrap();
-    let mut tar =
-        Command::new("tar").arg("-xzf").arg("-").arg("-C").arg(dest.path()).stdin(Stdio::piped()).spawn().unwrap();
-    tar.stdin.take().unwrap().write_all(&first).unwrap();
-    assert!(tar.wait().unwrap().success(), "plain tar extracts the download");
+    untar(&first.body, dest.path());
     for file in ["index.php", "lib/base.php"] {
         assert_eq!(std::fs::read(dest.path().join(file)).unwrap(), std::fs::read(source.path().join(file)).unwrap());
     }

@@ -2,7 +2,9 @@
 
 mod common;
 
-use common::{ALPHA, Gateway, failure, free_port};
+use std::time::Duration;
+
+use common::{ALPHA, Gateway, eventually, failure, free_port};
 
 #[tokio::test]
 async fn unreachable_upstream_answers_503_and_is_not_ready() {
@@ -22,7 +24,8 @@ async fn reachable_upstream_is_ready_and_metered() {
     let gateway = Gateway::start();
     gateway.wait_for("/readyz", 200);
     let _ = gateway.client(ALPHA).list_buckets().send().await.unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(100));
     let series = "cachegate_requests_total{operation=\"ListBuckets\",tenant=\"alpha\",status=\"200\"}";
+    // the request is counted once its response is done
+    eventually(Duration::from_secs(5), || gateway.metric(series) >= 1.0);
     assert_eq!(gateway.metric(series), 1.0);
 }

@@ -3,13 +3,25 @@
 //! built `cachegate` binary.
 #![allow(dead_code, missing_docs)] // each test binary uses a part of the harness
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+mod http;
+mod process;
+mod relay;
+mod tree;
+
+use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
+
+#[allow(unused_imports)] // each test binary uses a part of the harness
+pub use self::{
+    http::{HttpAnswer, raw_http},
+    process::{cachegate, cachegate_command, fetch, fetched_ok, outcome, publish, run_cachegate},
+    relay::Relay,
+    tree::{Node, snapshot_of, untar, walk},
+};
 
 /// Tenant `alpha`: buckets `alpha-*`, two key pairs.
 pub const ALPHA: (&str, &str) = ("ALPHAKEY000000000001", "alphasecret0000000000000000000000000001");
@@ -119,10 +131,8 @@ impl Gateway {
         let config_path = dir.path().join("cachegate.toml");
         std::fs::write(&config_path, config).unwrap();
         let log = dir.path().join("gateway.log");
-        let child = Command::new(env!("CARGO_BIN_EXE_cachegate"))
-            .args(["serve", "--config"])
+        let child = cachegate(&["serve", "--config"])
             .arg(&config_path)
-            .env_clear()
             .stdout(Stdio::null())
             .stderr(std::fs::File::create(&log).unwrap())
             .spawn()
@@ -134,14 +144,8 @@ impl Gateway {
 
     /// Waits until the admin `path` answers `status`.
     pub fn wait_for(&self, path: &str, status: u16) {
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            if self.admin_get(path).is_ok_and(|(s, _)| s == status) {
-                return;
-            }
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        panic!("{path} did not answer {status}; gateway log:\n{}", self.log_text());
+        let answered = eventually(Duration::from_secs(20), || self.admin_get(path).is_ok_and(|(s, _)| s == status));
+        assert!(answered, "{path} did not answer {status}; gateway log:\n{}", self.log_text());
     }
 
     pub fn endpoint(&self) -> String {
@@ -154,7 +158,7 @@ impl Gateway {
 
     /// GET on the admin listener: status and body.
     pub fn admin_get(&self, path: &str) -> std::io::Result<(u16, String)> {
-        raw_http(self.admin, &format!("GET {path} HTTP/1.1\r\nHost: admin\r\nConnection: close\r\n\r\n"))
+        raw_http(self.admin, "GET", path, &[]).map(|answer| (answer.status, answer.text()))
     }
 
     /// The value of one Prometheus sample, matched by its exact name and labels text.
@@ -199,16 +203,32 @@ pub fn free_port() -> SocketAddr {
     TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap()
 }
 
-/// Sends `request` as it is and reads the whole answer: status and body.
-pub fn raw_http(addr: SocketAddr, request: &str) -> std::io::Result<(u16, String)> {
-    let mut stream = TcpStream::connect(addr)?;
-    stream.set_read_timeout(Some(Duration::from_secs(10)))?;
-    stream.write_all(request.as_bytes())?;
-    let mut answer = String::new();
-    stream.read_to_string(&mut answer)?;
-    let status = answer.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
-    let body = answer.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
-    Ok((status, body))
+/// Pseudo-random bytes: they do not compress, so data spans as many gzip members as its size.
+pub fn noise(len: usize, seed: u64) -> Vec<u8> {
+    let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    (0..len)
+        .map(|_| {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state as u8
+        })
+        .collect()
+}
+
+/// Polls `condition` every 20 ms until it holds (`true`) or `timeout` has passed (`false`).
+/// It blocks the thread: what the condition waits for must not need the caller's runtime.
+pub fn eventually(timeout: Duration, mut condition: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if condition() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Status and S3 error code of a failed SDK call.
@@ -269,66 +289,4 @@ pub async fn cached_get(s3: &aws_sdk_s3::Client, bucket: &str, key: &str, range:
         .await
         .unwrap_or_else(|e| panic!("GET {key} {range:?}: {}", aws_sdk_s3::error::DisplayErrorContext(e)));
     (body_of(output).await, seen.status())
-}
-
-/// A TCP relay to the RGW that a test can cut, to play an upstream outage.
-pub struct Relay {
-    pub endpoint: String,
-    tasks: std::sync::Arc<std::sync::Mutex<tokio::task::JoinSet<()>>>,
-}
-
-impl Relay {
-    pub async fn start() -> Self {
-        let target: SocketAddr = rgw().endpoint.trim_start_matches("http://").parse().unwrap();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        let tasks = std::sync::Arc::new(std::sync::Mutex::new(tokio::task::JoinSet::new()));
-        let spawner = std::sync::Arc::clone(&tasks);
-        tasks.lock().unwrap().spawn(async move {
-            while let Ok((mut client, _)) = listener.accept().await {
-                spawner.lock().unwrap().spawn(async move {
-                    if let Ok(mut server) = tokio::net::TcpStream::connect(target).await {
-                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
-                    }
-                });
-            }
-        });
-        Self { endpoint, tasks }
-    }
-
-    /// Closes every relayed connection and the listener: the upstream is gone.
-    pub fn cut(&self) {
-        self.tasks.lock().unwrap().abort_all();
-    }
-}
-
-/// Runs the `cachegate` binary with `args` against the test RGW (its `AWS_*` variables
-/// and nothing else from the environment): exit code, stdout, stderr.
-pub fn run_cachegate(args: &[&str]) -> (i32, String, String) {
-    run_cachegate_with(args, &[])
-}
-
-/// [`run_cachegate`] with extra environment variables.
-pub fn run_cachegate_with(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let output = cachegate_command(args).envs(env.iter().copied()).output().expect("run cachegate");
-    (
-        output.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&output.stdout).into_owned(),
-        String::from_utf8_lossy(&output.stderr).into_owned(),
-    )
-}
-
-/// A `cachegate` command with `args` and the test RGW's credentials and endpoint.
-pub fn cachegate_command(args: &[&str]) -> Command {
-    let rgw = rgw();
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cachegate"));
-    command
-        .args(args)
-        .env_clear()
-        .env("AWS_ENDPOINT_URL", &rgw.endpoint)
-        .env("AWS_ACCESS_KEY_ID", &rgw.access_key)
-        .env("AWS_SECRET_ACCESS_KEY", &rgw.secret_key)
-        .env("AWS_REGION", "us-east-1")
-        .env("HOME", "/nonexistent");
-    command
 }
