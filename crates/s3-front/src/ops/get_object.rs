@@ -146,8 +146,15 @@ async fn serve_entry(
     }
 }
 
-/// Serves from a fill in progress, or on its own when the range starts beyond what the
-/// fill has written (a reader of `bytes=N-` does not wait for N bytes to arrive).
+/// How far beyond what a fill has written a range may start and still wait for the fill
+/// rather than make an upstream GET of its own. Parallel ranged readers of one object (16
+/// init containers fetching a webroot archive, 8 ranges each) ask just ahead of the fill,
+/// which arrives at upstream speed in tens of milliseconds; a reader seeking far into a large
+/// object (`bytes=N-`) does not wait for N bytes to arrive.
+const FILL_WAIT_AHEAD: u64 = 16 << 20;
+
+/// Serves from a fill in progress, or on its own when the range starts well beyond what the
+/// fill has written.
 async fn serve_fill(
     fill: Arc<Fill>,
     meta: &ObjectMeta,
@@ -155,7 +162,7 @@ async fn serve_fill(
     req: S3Request<GetObjectInput>,
 ) -> S3Result<S3Response<GetObjectOutput>> {
     let (mut answer, span) = answer(meta, &req.input)?;
-    if span.start > 0 && span.start >= fill.written() {
+    if span.start >= fill.written().saturating_add(FILL_WAIT_AHEAD) {
         return forward(upstream, req, Some(CacheStatus::Miss)).await;
     }
     let resume = Resume { upstream: Arc::clone(upstream), input: whole_object(&req.input), etag: meta.etag.clone() };
