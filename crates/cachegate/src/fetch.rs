@@ -5,10 +5,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use bytesize::ByteSize;
-use cachegate_snapshot::{FetchMode, FetchOptions, Limits, SnapshotError, SnapshotId, VerifyMode, fetch_webroot};
+use cachegate_snapshot::{FetchMode, FetchOptions, Limits, SnapshotError, VerifyMode, fetch_webroot};
 use clap::{Args, ValueEnum};
 
-use crate::snapshot_cli::{BucketArgs, run};
+use crate::snapshot_cli::{BucketArgs, parse_id, run};
 
 /// Options of `cachegate fetch-webroot`.
 #[derive(Debug, Args)]
@@ -64,22 +64,17 @@ pub fn main(args: &FetchArgs) -> ExitCode {
     run("fetch-webroot", async {
         let options = FetchOptions {
             dest: args.dest.clone(),
-            snapshot: args
-                .snapshot
-                .as_deref()
-                .map(str::parse::<SnapshotId>)
-                .transpose()
-                .map_err(SnapshotError::Usage)?,
+            snapshot: args.snapshot.as_deref().map(parse_id).transpose()?,
             owner: args.owner.as_deref().map(parse_owner).transpose()?,
             marker: args.marker.clone(),
             verify: match args.verify {
                 Verify::Quick => VerifyMode::Quick,
                 Verify::Full => VerifyMode::Full,
             },
-            concurrency: args.concurrency.max(1),
+            concurrency: args.concurrency,
             limits: Limits { max_bytes: args.max_bytes.as_u64(), max_entries: args.max_entries, ..Limits::default() },
             sync: args.sync,
-            progress: (args.progress > 0.0).then(|| Duration::from_secs_f64(args.progress)),
+            progress: progress_interval(args.progress)?,
         };
         let store = args.bucket.store().await?;
         let report = fetch_webroot(&store, &options).await?;
@@ -116,9 +111,33 @@ fn parse_owner(text: &str) -> Result<(u32, u32), SnapshotError> {
         .ok_or_else(|| SnapshotError::Usage(format!("--owner '{text}' is not UID:GID (numeric, e.g. 33:33)")))
 }
 
+/// `--progress SECONDS`: `None` for 0, the interval otherwise; a negative, infinite or
+/// unrepresentable number of seconds (or one that rounds to no time at all) is a usage error.
+fn progress_interval(seconds: f64) -> Result<Option<Duration>, SnapshotError> {
+    if seconds == 0.0 {
+        return Ok(None);
+    }
+    Duration::try_from_secs_f64(seconds)
+        .ok()
+        .filter(|interval| !interval.is_zero())
+        .map(Some)
+        .ok_or_else(|| SnapshotError::Usage(format!("--progress {seconds} is not a number of seconds (0: none)")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn progress_is_a_finite_number_of_seconds() {
+        assert_eq!(progress_interval(0.0).unwrap(), None);
+        assert_eq!(progress_interval(2.5).unwrap(), Some(Duration::from_millis(2500)));
+        for bad in [f64::INFINITY, f64::NAN, 1e300, -1.0, 1e-12] {
+            let error = progress_interval(bad).unwrap_err();
+            assert!(matches!(error, SnapshotError::Usage(_)), "{bad}");
+            assert!(error.to_string().starts_with("--progress "), "{error}");
+        }
+    }
 
     #[test]
     fn owner_is_numeric_uid_and_gid() {

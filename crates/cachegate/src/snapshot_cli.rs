@@ -5,7 +5,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use cachegate_snapshot::{S3Options, SnapshotError, SnapshotStore, connect};
+use cachegate_snapshot::{S3Options, SnapshotError, SnapshotId, SnapshotStore, connect};
 use clap::Args;
 
 use crate::config::{LogConfig, LogFormat};
@@ -62,6 +62,11 @@ impl BucketArgs {
         };
         Ok(SnapshotStore::new(connect(&options).await?, &self.bucket, &self.prefix))
     }
+}
+
+/// A snapshot id given on the command line.
+pub fn parse_id(text: &str) -> Result<SnapshotId, SnapshotError> {
+    text.parse().map_err(SnapshotError::Usage)
 }
 
 /// Runs a snapshot command: warnings (or `CACHEGATE_LOG`'s level) to stderr, the async

@@ -3,10 +3,10 @@
 use std::process::ExitCode;
 
 use bytesize::ByteSize;
-use cachegate_snapshot::{SnapshotError, SnapshotId, SnapshotStore, list, prune, rollback, show};
+use cachegate_snapshot::{SnapshotError, SnapshotStore, list, prune, rollback, show};
 use clap::{Args, Subcommand};
 
-use crate::snapshot_cli::{BucketArgs, run};
+use crate::snapshot_cli::{BucketArgs, parse_id, run};
 
 /// Options of `cachegate snapshots`.
 #[derive(Debug, Args)]
@@ -109,8 +109,4 @@ async fn print_list(store: &SnapshotStore) -> Result<(), SnapshotError> {
         }
     }
     Ok(())
-}
-
-fn parse_id(text: &str) -> Result<SnapshotId, SnapshotError> {
-    text.parse().map_err(SnapshotError::Usage)
 }

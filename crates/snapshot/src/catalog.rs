@@ -11,7 +11,7 @@ use crate::error::{Result, SnapshotError};
 use crate::limits::Limits;
 use crate::manifest::Manifest;
 use crate::pointer::SnapshotRef;
-use crate::resolve::{read_manifest, read_pointer};
+use crate::resolve::{read_index, read_manifest, read_pointer};
 use crate::snapshot_id::SnapshotId;
 use crate::store::SnapshotStore;
 
@@ -60,7 +60,7 @@ pub async fn show(store: &SnapshotStore, id: &SnapshotId) -> Result<(Manifest, D
 /// Points `current` at the published snapshot `id`; returns the snapshot it named before.
 pub async fn rollback(store: &SnapshotStore, id: &SnapshotId) -> Result<Option<SnapshotRef>> {
     let (manifest, digest) = read_manifest(store, id, None, &Limits::default()).await?;
-    crate::resolve::read_index(store, &manifest, &Limits::default()).await?;
+    read_index(store, &manifest, &Limits::default()).await?;
     move_current(store, &SnapshotRef { id: id.clone(), manifest_sha256: digest }).await
 }
 
@@ -105,9 +105,9 @@ async fn snapshot_ids(store: &SnapshotStore) -> Result<Vec<SnapshotId>> {
     Ok(ids)
 }
 
+/// Whether snapshot `id` was created less than [`PUBLISH_GRACE`] ago (or in the future).
 fn is_recent(id: &SnapshotId) -> bool {
-    SystemTime::now().duration_since(id.created()).is_ok_and(|age| age < PUBLISH_GRACE)
-        || id.created() > SystemTime::now()
+    id.created().checked_add(PUBLISH_GRACE).is_none_or(|grace_end| grace_end > SystemTime::now())
 }
 
 /// Aborts multipart uploads left by publishes that died (older than the grace period).
@@ -138,4 +138,19 @@ async fn abort_dead_uploads(store: &SnapshotStore, kept: &BTreeSet<SnapshotId>) 
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn recent_means_within_the_grace_period_or_in_the_future() {
+        let now = SystemTime::now();
+        let minute = Duration::from_secs(60);
+        assert!(is_recent(&SnapshotId::new(now)));
+        assert!(is_recent(&SnapshotId::new(now - PUBLISH_GRACE + minute)));
+        assert!(is_recent(&SnapshotId::new(now + PUBLISH_GRACE)));
+        assert!(!is_recent(&SnapshotId::new(now - PUBLISH_GRACE - minute)));
+    }
 }

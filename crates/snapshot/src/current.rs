@@ -45,10 +45,5 @@ pub(crate) async fn move_current(store: &SnapshotStore, target: &SnapshotRef) ->
         debug!(round, "current moved meanwhile; reading it again");
         tokio::time::sleep(std::time::Duration::from_millis(20 * u64::from(round))).await;
     }
-    Err(SnapshotError::S3 {
-        operation: "PutObject",
-        bucket: store.bucket.clone(),
-        key,
-        message: format!("the pointer kept changing under {ROUNDS} conditional writes"),
-    })
+    Err(store.s3_error("PutObject", &key, format!("the pointer kept changing under {ROUNDS} conditional writes")))
 }

@@ -1,5 +1,6 @@
 //! Bodies of the cargo-fuzz targets in `crates/snapshot/fuzz`, callable from ordinary tests:
 //! each takes arbitrary bytes, must never panic, and checks what the parser promises.
+//! Public only with the `fuzzing` feature, which the fuzz crate turns on.
 
 use std::path::{Component, Path};
 

@@ -183,12 +183,16 @@ impl Index {
     /// The index's totals.
     pub fn totals(&self) -> IndexTotals {
         let last = self.members.last();
+        let (file_bytes, max_path_len) = self.entries.iter().fold((0, 0), |(bytes, longest), e| {
+            let size = if e.kind == EntryKind::File { e.size } else { 0 };
+            (bytes + size, longest.max(e.path.len() as u64))
+        });
         IndexTotals {
             archive_size: last.map_or(0, |m| m.offset + m.size),
             uncompressed_size: last.map_or(0, |m| m.uoffset + m.usize),
-            file_bytes: self.entries.iter().filter(|e| e.kind == EntryKind::File).map(|e| e.size).sum(),
+            file_bytes,
             entry_count: self.entries.len() as u64,
-            max_path_len: self.entries.iter().map(|e| e.path.len() as u64).max().unwrap_or(0),
+            max_path_len,
         }
     }
 
@@ -211,14 +215,10 @@ impl Index {
                 format!("format {} (this cachegate reads {INDEX_FORMAT})", self.format),
             ));
         }
-        self.validate_members(limits)?;
-        let totals = self.totals();
-        if totals.entry_count > limits.max_entries {
-            return Err(SnapshotError::Limit {
-                what: "entry count",
-                value: totals.entry_count,
-                limit: limits.max_entries,
-            });
+        let tar_len = self.validate_members(limits)?;
+        let entry_count = self.entries.len() as u64;
+        if entry_count > limits.max_entries {
+            return Err(SnapshotError::Limit { what: "entry count", value: entry_count, limit: limits.max_entries });
         }
         let mut kinds: HashMap<&str, EntryKind> = HashMap::with_capacity(self.entries.len());
         let mut symlinks: HashMap<&str, &str> = HashMap::new();
@@ -234,7 +234,7 @@ impl Index {
                 Some(_) => return Err(refuse("its parent is not a directory".into())),
                 None => return Err(refuse("its directory is not listed before it".into())),
             }
-            self.validate_fields(entry, &kinds, totals.uncompressed_size).map_err(refuse)?;
+            self.validate_fields(entry, &kinds, tar_len).map_err(refuse)?;
             if entry.kind == EntryKind::File {
                 // contents in tar order, never shared: files cannot add up to more than the stream
                 if entry.data_range().start < data_end {
@@ -255,7 +255,8 @@ impl Index {
         Ok(())
     }
 
-    fn validate_members(&self, limits: &Limits) -> Result<()> {
+    /// Checks the member layout; returns the length of the tar stream the members hold.
+    fn validate_members(&self, limits: &Limits) -> Result<u64> {
         if self.members.is_empty() {
             return Err(SnapshotError::invalid("index", "no members"));
         }
@@ -285,7 +286,7 @@ impl Index {
                 });
             }
         }
-        Ok(())
+        Ok(uoffset)
     }
 
     fn validate_fields(&self, entry: &Entry, kinds: &HashMap<&str, EntryKind>, tar_len: u64) -> Result<(), String> {

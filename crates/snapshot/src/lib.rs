@@ -8,6 +8,7 @@ mod digest;
 mod entry_path;
 mod error;
 mod fetch;
+#[cfg(any(test, feature = "fuzzing"))]
 pub mod fuzzing;
 mod index;
 mod layout;

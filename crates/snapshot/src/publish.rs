@@ -30,6 +30,9 @@ use crate::store::{MultipartUpload, PutCondition, SnapshotStore};
 /// (measured in `docs/snapshot-format.md`).
 pub const DEFAULT_MEMBER_SIZE: usize = 256 << 10;
 
+/// Smallest `member_size` publish accepts: smaller members cost more in size than they save.
+const MIN_MEMBER_SIZE: usize = 4 << 10;
+
 /// What to publish and how.
 #[derive(Debug, Clone)]
 pub struct PublishOptions {
@@ -43,7 +46,8 @@ pub struct PublishOptions {
     pub keep: Option<usize>,
     /// gzip level, 0–9.
     pub level: u32,
-    /// Uncompressed length of each gzip member.
+    /// Uncompressed length of each gzip member, from 4 KiB to the largest member
+    /// `fetch-webroot` accepts ([`Limits::max_member_len`]).
     pub member_size: usize,
 }
 
@@ -65,9 +69,7 @@ pub struct PublishReport {
 /// Publishes `options.source` as a new snapshot and makes it current.
 pub async fn publish(store: &SnapshotStore, options: &PublishOptions) -> Result<PublishReport> {
     let started = Instant::now();
-    if options.level > 9 {
-        return Err(SnapshotError::Usage(format!("--level {} is not a gzip level (0-9)", options.level)));
-    }
+    check_options(options)?;
     let mut patterns: Vec<String> = DEFAULT_EXCLUDES
         .iter()
         .filter(|p| !(options.include_config && **p == CONFIG_PHP))
@@ -119,6 +121,23 @@ pub async fn publish(store: &SnapshotStore, options: &PublishOptions) -> Result<
         None => Vec::new(),
     };
     Ok(PublishReport { snapshot, previous, manifest, pruned, elapsed: started.elapsed() })
+}
+
+/// Refuses a gzip level that does not exist and a member size fetchers would refuse.
+fn check_options(options: &PublishOptions) -> Result<()> {
+    if options.level > 9 {
+        return Err(SnapshotError::Usage(format!("--level {} is not a gzip level (0-9)", options.level)));
+    }
+    let max_member_len = Limits::default().max_member_len;
+    let member_size = options.member_size as u64;
+    if !(MIN_MEMBER_SIZE as u64..=max_member_len).contains(&member_size) {
+        return Err(SnapshotError::Usage(format!(
+            "--member-size must be between {}KiB and {}MiB",
+            MIN_MEMBER_SIZE >> 10,
+            max_member_len >> 20
+        )));
+    }
+    Ok(())
 }
 
 /// Packs, compresses and uploads the archive; returns the validated index and the
@@ -200,19 +219,46 @@ async fn verify_uploaded(store: &SnapshotStore, manifest: &Manifest, snapshot: &
     {
         let found = store.head(&key).await?;
         if found != Some(expected) {
-            return Err(SnapshotError::S3 {
-                operation: "HeadObject",
-                bucket: store.bucket.clone(),
-                key,
-                message: format!("expected {expected} bytes after upload, found {found:?}"),
-            });
+            return Err(store.s3_error(
+                "HeadObject",
+                &key,
+                format!("expected {expected} bytes after upload, found {found:?}"),
+            ));
         }
     }
     let key = store.layout.manifest(id);
-    let fetched = store.get(&key, MAX_DOCUMENT_LEN).await?.ok_or_else(|| SnapshotError::Missing {
-        bucket: store.bucket.clone(),
-        key,
-        what: "the manifest just uploaded".into(),
-    })?;
+    let fetched = store
+        .get(&key, MAX_DOCUMENT_LEN)
+        .await?
+        .ok_or_else(|| store.missing(key.clone(), "the manifest just uploaded"))?;
     snapshot.manifest_sha256.check(&fetched.bytes, || format!("manifest of {id} read back"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn options(level: u32, member_size: usize) -> PublishOptions {
+        PublishOptions {
+            source: PathBuf::from("/nonexistent"),
+            excludes: Vec::new(),
+            include_config: false,
+            keep: None,
+            level,
+            member_size,
+        }
+    }
+
+    #[test]
+    fn refuses_levels_and_member_sizes_fetchers_would_not_take() {
+        let max = Limits::default().max_member_len as usize;
+        for member_size in [MIN_MEMBER_SIZE, DEFAULT_MEMBER_SIZE, max] {
+            check_options(&options(5, member_size)).unwrap();
+        }
+        for member_size in [0, MIN_MEMBER_SIZE - 1, max + 1, usize::MAX] {
+            let message = check_options(&options(5, member_size)).unwrap_err().to_string();
+            assert_eq!(message, "--member-size must be between 4KiB and 64MiB");
+        }
+        assert!(check_options(&options(10, DEFAULT_MEMBER_SIZE)).unwrap_err().to_string().contains("--level 10"));
+    }
 }

@@ -1,7 +1,7 @@
 //! Following the trust chain: `current` → manifest digest → index digest.
 
 use crate::digest::Digest;
-use crate::error::{Result, SnapshotError};
+use crate::error::Result;
 use crate::index::Index;
 use crate::limits::{Limits, MAX_DOCUMENT_LEN};
 use crate::manifest::Manifest;
@@ -28,11 +28,9 @@ pub(crate) async fn read_manifest(
 ) -> Result<(Manifest, Digest)> {
     let key = store.layout.manifest(id);
     let Some(fetched) = store.get(&key, MAX_DOCUMENT_LEN).await? else {
-        return Err(SnapshotError::Missing {
-            bucket: store.bucket.clone(),
-            key,
-            what: format!("snapshot {id} has no manifest (unknown, deleted, or still being published)"),
-        });
+        return Err(
+            store.missing(key, format!("snapshot {id} has no manifest (unknown, deleted, or still being published)"))
+        );
     };
     let digest = Digest::of(&fetched.bytes);
     if let Some(expected) = expected {

@@ -28,7 +28,7 @@ pub(crate) struct Plan {
     pub remove: Vec<PathBuf>,
     /// Directories to create, parents first.
     pub mkdir: Vec<usize>,
-    /// Files to download, by tar offset.
+    /// Files to download, in index order, which is tar offset order (the index's rules).
     pub write: Vec<usize>,
     /// Files of the right size whose content must be hashed before deciding.
     pub hash: Vec<usize>,
@@ -114,19 +114,23 @@ pub(crate) fn plan(input: &PlanInput<'_>) -> Plan {
                 }
             },
             EntryKind::Symlink => {
-                let same_target = local.is_some_and(|l| l.kind == LocalKind::Symlink)
-                    && input.local.link_targets.get(OsStr::new(&entry.path)).is_some_and(|t| t == entry.target());
-                if same_target {
-                    let l = local.expect("a symlink is there");
-                    let owner_differs = input.owner.is_some_and(|(u, g)| (l.uid, l.gid) != (u, g));
-                    if owner_differs || l.mtime != entry.mtime as i64 {
-                        plan.metadata.push(n);
+                let same_link = local.filter(|l| {
+                    l.kind == LocalKind::Symlink
+                        && input.local.link_targets.get(OsStr::new(&entry.path)).is_some_and(|t| t == entry.target())
+                });
+                match same_link {
+                    Some(l) => {
+                        let owner_differs = input.owner.is_some_and(|(u, g)| (l.uid, l.gid) != (u, g));
+                        if owner_differs || l.mtime != entry.mtime as i64 {
+                            plan.metadata.push(n);
+                        }
                     }
-                } else {
-                    if local.is_some() {
-                        removed.insert(path.to_owned());
+                    None => {
+                        if local.is_some() {
+                            removed.insert(path.to_owned());
+                        }
+                        plan.link.push(n);
                     }
-                    plan.link.push(n);
                 }
             }
             EntryKind::Hardlink => {
@@ -155,7 +159,6 @@ pub(crate) fn plan(input: &PlanInput<'_>) -> Plan {
         }
     }
     plan.remove = outermost;
-    plan.write.sort_by_key(|&n| input.index.entries[n].offset);
     plan
 }
 

@@ -53,6 +53,13 @@ pub fn walk_source(root: &Path, excludes: &Excludes) -> Result<Vec<SourceEntry>>
     Ok(walk.entries)
 }
 
+/// The error for a name or link target at `path` that a snapshot cannot hold: the index is
+/// JSON, its paths UTF-8.
+fn not_utf8(path: &Path, what: &str) -> SnapshotError {
+    let reason = std::io::Error::new(std::io::ErrorKind::InvalidData, format!("{what} is not UTF-8"));
+    SnapshotError::io("publish", path, reason)
+}
+
 struct Walk<'a> {
     excludes: &'a Excludes,
     entries: Vec<SourceEntry>,
@@ -66,11 +73,7 @@ impl Walk<'_> {
         let mut names = Vec::new();
         for item in reader {
             let item = item.map_err(|e| SnapshotError::io("read directory", dir, e))?;
-            let name = item.file_name().into_string().map_err(|raw| SnapshotError::Io {
-                action: "publish",
-                path: dir.join(raw),
-                source: std::io::Error::new(std::io::ErrorKind::InvalidData, "file name is not UTF-8"),
-            })?;
+            let name = item.file_name().into_string().map_err(|raw| not_utf8(&dir.join(raw), "file name"))?;
             names.push(name);
         }
         names.sort_unstable();
@@ -85,13 +88,8 @@ impl Walk<'_> {
                 t if t.is_dir() => SourceKind::Dir,
                 t if t.is_symlink() => {
                     let target = std::fs::read_link(&full).map_err(|e| SnapshotError::io("read link", &full, e))?;
-                    let target = target.into_os_string().into_string().map_err(|_| {
-                        SnapshotError::io(
-                            "publish",
-                            &full,
-                            std::io::Error::new(std::io::ErrorKind::InvalidData, "symlink target is not UTF-8"),
-                        )
-                    })?;
+                    let target =
+                        target.into_os_string().into_string().map_err(|_| not_utf8(&full, "symlink target"))?;
                     SourceKind::Symlink(target)
                 }
                 t if t.is_file() => self.file_kind(&path, &meta),
@@ -173,5 +171,21 @@ mod tests {
             ]
         );
         assert_eq!((entries[1].mode, entries[1].size), (0o755, 5));
+    }
+
+    #[test]
+    fn names_and_link_targets_must_be_utf8() {
+        use std::os::unix::ffi::OsStrExt;
+        let latin1 = std::ffi::OsStr::from_bytes(b"caf\xe9");
+        let excludes = Excludes::new::<&str>(&[]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join(latin1), b"").unwrap();
+        let error = walk_source(dir.path(), &excludes).unwrap_err().to_string();
+        assert!(error.ends_with("file name is not UTF-8"), "{error}");
+
+        let dir = tempfile::tempdir().unwrap();
+        symlink(latin1, dir.path().join("l")).unwrap();
+        let error = walk_source(dir.path(), &excludes).unwrap_err().to_string();
+        assert!(error.ends_with("symlink target is not UTF-8"), "{error}");
     }
 }

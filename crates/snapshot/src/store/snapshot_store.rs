@@ -54,7 +54,17 @@ impl SnapshotStore {
             (None, Some(status)) => format!("HTTP {status}"),
             _ => DisplayErrorContext(error).to_string(),
         };
+        self.s3_error(operation, key, message)
+    }
+
+    /// An [`SnapshotError::S3`] for `operation` on `key` in this bucket.
+    pub(crate) fn s3_error(&self, operation: &'static str, key: &str, message: String) -> SnapshotError {
         SnapshotError::S3 { operation, bucket: self.bucket.clone(), key: key.to_owned(), message }
+    }
+
+    /// A [`SnapshotError::Missing`] for `key` in this bucket, which holds `what`.
+    pub(crate) fn missing(&self, key: String, what: impl Into<String>) -> SnapshotError {
+        SnapshotError::Missing { bucket: self.bucket.clone(), key, what: what.into() }
     }
 
     fn attempt_error<E, T>(&self, operation: &'static str, key: &str, error: SdkError<E, HttpResponse>) -> Attempt<T>
@@ -97,12 +107,11 @@ impl SnapshotStore {
             };
             match output.body.collect().await.map(|body| body.into_bytes()) {
                 Ok(bytes) if bytes.len() as u64 == range.end - range.start => Attempt::Done(bytes),
-                Ok(bytes) => Attempt::Transient(SnapshotError::S3 {
-                    operation: "GetObject",
-                    bucket: self.bucket.clone(),
-                    key: key.to_owned(),
-                    message: format!("{header} answered {} bytes", bytes.len()),
-                }),
+                Ok(bytes) => Attempt::Transient(self.s3_error(
+                    "GetObject",
+                    key,
+                    format!("{header} answered {} bytes", bytes.len()),
+                )),
                 Err(e) => Attempt::Transient(self.body_error("GetObject", key, &e)),
             }
         })
@@ -168,12 +177,7 @@ impl SnapshotStore {
     }
 
     fn body_error(&self, operation: &'static str, key: &str, error: &dyn std::error::Error) -> SnapshotError {
-        SnapshotError::S3 {
-            operation,
-            bucket: self.bucket.clone(),
-            key: key.to_owned(),
-            message: format!("reading the body: {}", DisplayErrorContext(error)),
-        }
+        self.s3_error(operation, key, format!("reading the body: {}", DisplayErrorContext(error)))
     }
 }
 
