@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io;
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStringExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -20,6 +20,8 @@ pub(crate) struct DestDir {
     path: PathBuf,
     dirs: RwLock<HashMap<PathBuf, Arc<OwnedFd>>>,
     cache_cap: usize,
+    /// The process's umask, or all bits when it cannot be read.
+    umask: u32,
 }
 
 /// What `lstat` says about a path in the destination.
@@ -87,7 +89,13 @@ impl DestDir {
     pub(crate) fn open(path: &Path) -> io::Result<Self> {
         std::fs::create_dir_all(path)?;
         let root = rustix::fs::open(path, OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC, Mode::empty())?;
-        Ok(Self { root: Arc::new(root), path: path.to_owned(), dirs: RwLock::default(), cache_cap: dir_cache_cap() })
+        Ok(Self {
+            root: Arc::new(root),
+            path: path.to_owned(),
+            dirs: RwLock::default(),
+            cache_cap: dir_cache_cap(),
+            umask: read_umask().unwrap_or(0o777),
+        })
     }
 
     /// The destination's path, for messages.
@@ -140,11 +148,18 @@ impl DestDir {
         }
     }
 
-    /// Replaces whatever is at `rel` with a new, empty, private regular file.
-    pub(crate) fn create_file(&self, rel: &Path) -> io::Result<File> {
+    /// Whether a file created with permission bits `mode` gets all of them (the umask
+    /// takes none away), so that they need not be set again.
+    pub(crate) fn creates_with(&self, mode: u32) -> bool {
+        mode & self.umask == 0
+    }
+
+    /// Replaces whatever is at `rel` with a new, empty regular file with permission bits
+    /// `mode` (less the umask; [`PRIVATE`] until its contents are verified).
+    pub(crate) fn create_file(&self, rel: &Path, mode: u32) -> io::Result<File> {
         let (parent, name) = self.parent(rel)?;
         let flags = OFlags::RDWR | OFlags::CREATE | OFlags::EXCL | OFlags::NOFOLLOW | OFlags::CLOEXEC;
-        let create = || rustix::fs::openat(&*parent, name, flags, Mode::from_raw_mode(0o600));
+        let create = || rustix::fs::openat(&*parent, name, flags, Mode::from_raw_mode(mode));
         let fd = match create() {
             // a new inode, never the old one: its other hard links keep their content
             Err(rustix::io::Errno::EXIST) => {
@@ -199,7 +214,12 @@ impl DestDir {
         owner: Option<(u32, u32)>,
     ) -> io::Result<()> {
         if !symlink {
-            return set_file_metadata(&self.open_file(rel)?, mode, mtime, owner);
+            // a directory holding what was written is open already
+            let cached = self.dirs.read().unwrap_or_else(|e| e.into_inner()).get(rel).cloned();
+            return match cached {
+                Some(dir) => set_file_metadata(&*dir, Some(mode), mtime, owner),
+                None => set_file_metadata(&self.open_file(rel)?, Some(mode), mtime, owner),
+            };
         }
         let (parent, name) = self.parent(rel)?;
         if let Some((uid, gid)) = owner {
@@ -215,14 +235,32 @@ impl DestDir {
     }
 }
 
-/// Sets owner, permission bits and modification time through an open file.
-pub(crate) fn set_file_metadata(file: &File, mode: u32, mtime: u64, owner: Option<(u32, u32)>) -> io::Result<()> {
+/// Permission bits of a file until its contents are verified.
+pub(crate) const PRIVATE: u32 = 0o600;
+
+/// Sets owner, permission bits (unless `None`: set at creation) and modification time
+/// through an open file or directory.
+pub(crate) fn set_file_metadata(
+    fd: impl AsFd,
+    mode: Option<u32>,
+    mtime: u64,
+    owner: Option<(u32, u32)>,
+) -> io::Result<()> {
     if let Some((uid, gid)) = owner {
-        rustix::fs::fchown(file, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))?;
+        rustix::fs::fchown(&fd, Some(Uid::from_raw(uid)), Some(Gid::from_raw(gid)))?;
     }
-    rustix::fs::fchmod(file, Mode::from_raw_mode(mode))?;
-    rustix::fs::futimens(file, &times(mtime))?;
+    if let Some(mode) = mode {
+        rustix::fs::fchmod(&fd, Mode::from_raw_mode(mode))?;
+    }
+    rustix::fs::futimens(&fd, &times(mtime))?;
     Ok(())
+}
+
+/// The process's umask, as `/proc/self/status` tells it (reading it any other way sets it).
+fn read_umask() -> Option<u32> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find_map(|line| line.strip_prefix("Umask:"))?;
+    u32::from_str_radix(line.trim(), 8).ok()
 }
 
 fn times(mtime: u64) -> Timestamps {
@@ -279,7 +317,7 @@ mod tests {
         let dest = tempfile::tempdir().unwrap();
         symlink(outside.path(), dest.path().join("evil")).unwrap();
         let dir = DestDir::open(dest.path()).unwrap();
-        assert!(dir.create_file(Path::new("evil/x")).is_err());
+        assert!(dir.create_file(Path::new("evil/x"), PRIVATE).is_err());
         assert!(dir.mkdir(Path::new("evil/y")).is_err());
         assert!(dir.mkdir(Path::new("evil")).is_err());
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
@@ -294,7 +332,7 @@ mod tests {
         dir.mkdir(Path::new("a")).unwrap();
         dir.mkdir(Path::new("a/b")).unwrap();
         dir.mkdir(Path::new("a/b")).unwrap();
-        std::io::Write::write_all(&mut dir.create_file(Path::new("a/b/f")).unwrap(), b"x").unwrap();
+        std::io::Write::write_all(&mut dir.create_file(Path::new("a/b/f"), PRIVATE).unwrap(), b"x").unwrap();
         dir.symlink("../b", Path::new("a/b/l")).unwrap();
         assert_eq!(std::fs::read(dest.path().join("a/b/f")).unwrap(), b"x");
         assert_eq!(std::fs::read_link(dest.path().join("a/b/l")).unwrap(), PathBuf::from("../b"));

@@ -3,20 +3,18 @@
 //! final mode, owner and time.
 
 use std::fs::File;
-use std::io::Read;
+use std::io::{self, Read};
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use bytes::Bytes;
 use futures::{StreamExt, TryStreamExt};
-use sha2::{Digest as _, Sha256};
 
 use crate::digest::Digest;
 use crate::error::{Result, SnapshotError};
-use crate::fetch::dest_dir::{DestDir, set_file_metadata};
+use crate::fetch::dest_dir::{DestDir, PRIVATE, set_file_metadata};
+use crate::fetch::file_hash::PieceHasher;
 use crate::fetch::progress::Progress;
 use crate::index::{Entry, Index};
 use crate::store::SnapshotStore;
@@ -25,14 +23,14 @@ use crate::store::SnapshotStore;
 const MAX_GET_BYTES: u64 = 4 << 20;
 /// Smallest range worth a GET of its own when cutting a large transfer for parallelism.
 const MIN_GET_BYTES: u64 = 1 << 20;
+/// Tar bytes one worker inflates and writes in a row: the pieces of a file that spans
+/// consecutive members then mostly arrive in order, and are hashed from memory.
+const RUN_TAR_BYTES: u64 = 2 << 20;
 
 thread_local! {
     /// The inflated member, reused by each worker thread.
     static INFLATED: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
-
-/// Block size when reading a file back to hash it.
-const HASH_BLOCK: usize = 256 << 10;
 
 /// What the member workers share.
 pub(crate) struct Extraction {
@@ -50,10 +48,20 @@ pub(crate) struct Extraction {
 struct Slot {
     entry: usize,
     range: Range<u64>,
-    /// All of its contents lie in one member: hashed from memory before writing.
+    /// All of its contents lie in one member: hashed from memory before it is created
+    /// (with its final mode when the umask allows).
     whole: bool,
-    file: Mutex<Option<File>>,
-    remaining: AtomicU64,
+    writing: Mutex<Writing>,
+}
+
+/// What a file being written has so far.
+struct Writing {
+    /// Open from its first piece to its last.
+    file: Option<File>,
+    /// Bytes not written yet.
+    left: u64,
+    /// The digest of the pieces written (of a file in several members).
+    hash: PieceHasher,
 }
 
 /// What was downloaded from the archive.
@@ -91,8 +99,7 @@ impl Extraction {
                 entry: n,
                 range: entry.data_range(),
                 whole: members.len() == 1,
-                file: Mutex::new(None),
-                remaining: AtomicU64::new(entry.size),
+                writing: Mutex::new(Writing { file: None, left: entry.size, hash: PieceHasher::default() }),
             });
         }
         needed.sort_unstable();
@@ -112,7 +119,7 @@ impl Extraction {
             .buffer_unordered(concurrency.max(1))
             .try_collect::<()>()
             .await?;
-        if let Some(slot) = slots.iter().find(|s| s.remaining.load(Ordering::Acquire) != 0) {
+        if let Some(slot) = slots.iter().find(|s| s.writing.lock().unwrap_or_else(|e| e.into_inner()).left != 0) {
             return Err(SnapshotError::invalid(
                 "archive",
                 format!("file '{}' was not complete after its members", self.index.entries[slot.entry].path),
@@ -152,21 +159,42 @@ impl Extraction {
         self.progress.fetched(bytes.len() as u64);
         // inflating and writing run on rayon's pool, one thread per core: the CPU work is
         // bounded and its buffers stay on a few threads
-        let mut inflating = Vec::with_capacity(group.len());
-        for m in group {
-            let range = self.index.members[m].archive_range();
-            let gz: Bytes = bytes.slice((range.start - start) as usize..(range.end - start) as usize);
-            let (this, slots) = (Arc::clone(&self), Arc::clone(slots));
+        let mut working = Vec::new();
+        for run in self.runs(group) {
+            let (this, slots, bytes) = (Arc::clone(&self), Arc::clone(slots), bytes.clone());
             let (done, result) = tokio::sync::oneshot::channel();
             rayon::spawn(move || {
-                let _ = done.send(this.write_member(m, &gz, &slots));
+                let written = run.into_iter().try_for_each(|m| {
+                    let range = this.index.members[m].archive_range();
+                    let gz = &bytes[(range.start - start) as usize..(range.end - start) as usize];
+                    this.write_member(m, gz, &slots)
+                });
+                let _ = done.send(written);
             });
-            inflating.push(result);
+            working.push(result);
         }
-        for result in inflating {
+        for result in working {
             result.await.map_err(|_| SnapshotError::Internal("a member worker stopped".into()))??;
         }
         Ok(())
+    }
+
+    /// Cuts `group` into runs of consecutive members of about [`RUN_TAR_BYTES`], one
+    /// worker's job each.
+    fn runs(&self, group: Range<usize>) -> Vec<Range<usize>> {
+        let mut runs = Vec::new();
+        let (mut start, mut tar) = (group.start, 0);
+        for m in group.clone() {
+            tar += self.index.members[m].usize;
+            if tar >= RUN_TAR_BYTES {
+                runs.push(start..m + 1);
+                (start, tar) = (m + 1, 0);
+            }
+        }
+        if start < group.end {
+            runs.push(start..group.end);
+        }
+        runs
     }
 
     /// Verifies and inflates member `m`, and writes its slices of the files in `slots`.
@@ -174,17 +202,13 @@ impl Extraction {
         let member = &self.index.members[m];
         member.sha256.check(gz, || format!("member {m} of the archive"))?;
         INFLATED.with_borrow_mut(|data| {
-            data.clear();
-            flate2::read::GzDecoder::new(gz)
-                .take(member.usize + 1)
-                .read_to_end(data)
-                .map_err(|e| SnapshotError::invalid("archive", format!("member {m} does not inflate: {e}")))?;
-            if data.len() as u64 != member.usize {
-                return Err(SnapshotError::invalid(
-                    "archive",
-                    format!("member {m} inflates to {} bytes, the index says {}", data.len(), member.usize),
-                ));
+            let len = member.usize as usize;
+            // the buffer keeps its largest length: no member's bytes are zeroed before use
+            if data.len() < len {
+                data.resize(len, 0);
             }
+            let data = &mut data[..len];
+            inflate(gz, data).map_err(|e| SnapshotError::invalid("archive", format!("member {m} {e}")))?;
             self.write_slices(member.tar_range(), data, slots)
         })
     }
@@ -204,27 +228,35 @@ impl Extraction {
         let entry = &self.index.entries[slot.entry];
         let path = Path::new(&entry.path);
         let failed = |action, e| SnapshotError::io(action, self.dest.path().join(path), e);
+        let mode = entry.permissions();
+        let preset = slot.whole && self.dest.creates_with(mode);
         if slot.whole {
             expected_digest(entry).expect(Digest::of(piece), || format!("file '{}'", entry.path))?;
         }
-        let mut file = slot.file.lock().unwrap_or_else(|e| e.into_inner());
+        let mut writing = slot.writing.lock().unwrap_or_else(|e| e.into_inner());
+        let Writing { file, left, hash } = &mut *writing;
         if file.is_none() {
-            *file = Some(self.dest.create_file(path).map_err(|e| failed("create", e))?);
+            let created = self.dest.create_file(path, if preset { mode } else { PRIVATE });
+            *file = Some(created.map_err(|e| failed("create", e))?);
         }
         let open = file.as_ref().expect("created above");
         open.write_all_at(piece, offset).map_err(|e| failed("write", e))?;
-        let left = slot.remaining.fetch_sub(piece.len() as u64, Ordering::AcqRel) - piece.len() as u64;
-        if left == 0 {
-            let open = file.take().expect("still open");
-            drop(file);
-            if !slot.whole {
-                let actual = hash_file(&open, entry.size).map_err(|e| failed("read back", e))?;
-                expected_digest(entry).expect(actual, || format!("file '{}'", entry.path))?;
-            }
-            set_file_metadata(&open, entry.permissions(), entry.mtime, self.owner)
-                .map_err(|e| failed("set owner, mode and time of", e))?;
-            self.progress.file_done(entry.size);
+        if !slot.whole {
+            hash.add(open, offset, piece).map_err(|e| failed("read back", e))?;
         }
+        *left -= piece.len() as u64;
+        if *left > 0 {
+            return Ok(());
+        }
+        let (open, hash) = (file.take().expect("still open"), std::mem::take(hash));
+        drop(writing);
+        if !slot.whole {
+            let actual = hash.finish(entry.size).map_err(|e| failed("read back", e))?;
+            expected_digest(entry).expect(actual, || format!("file '{}'", entry.path))?;
+        }
+        set_file_metadata(&open, (!preset).then_some(mode), entry.mtime, self.owner)
+            .map_err(|e| failed("set owner, mode and time of", e))?;
+        self.progress.file_done(entry.size);
         Ok(())
     }
 
@@ -232,8 +264,10 @@ impl Extraction {
         let path = Path::new(&entry.path);
         let failed = |action, e| SnapshotError::io(action, self.dest.path().join(path), e);
         expected_digest(entry).expect(Digest::of(b""), || format!("file '{}'", entry.path))?;
-        let file = self.dest.create_file(path).map_err(|e| failed("create", e))?;
-        set_file_metadata(&file, entry.permissions(), entry.mtime, self.owner)
+        let mode = entry.permissions();
+        let preset = self.dest.creates_with(mode);
+        let file = self.dest.create_file(path, if preset { mode } else { PRIVATE }).map_err(|e| failed("create", e))?;
+        set_file_metadata(&file, (!preset).then_some(mode), entry.mtime, self.owner)
             .map_err(|e| failed("set owner, mode and time of", e))?;
         self.progress.file_done(0);
         Ok(())
@@ -244,19 +278,20 @@ fn expected_digest(entry: &Entry) -> Digest {
     entry.sha256.expect("validated: every file has a digest")
 }
 
-/// SHA-256 of the first `len` bytes of `file` (read with positioned reads).
-pub(crate) fn hash_file(file: &File, len: u64) -> std::io::Result<Digest> {
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0; HASH_BLOCK.min(len as usize).max(1)];
-    let mut offset = 0;
-    while offset < len {
-        let want = buffer.len().min((len - offset) as usize);
-        let n = file.read_at(&mut buffer[..want], offset)?;
-        if n == 0 {
-            return Err(std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "file shorter than expected"));
+/// Inflates gzip member `gz` into exactly `out`; the error completes "member N …".
+fn inflate(gz: &[u8], out: &mut [u8]) -> std::result::Result<(), String> {
+    let mut decoder = flate2::bufread::GzDecoder::new(gz);
+    match decoder.read_exact(out) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+            return Err(format!("inflates to fewer than the {} bytes the index says", out.len()));
         }
-        hasher.update(&buffer[..n]);
-        offset += n as u64;
+        Err(e) => return Err(format!("does not inflate: {e}")),
     }
-    Ok(Digest::from_hasher(hasher))
+    // reading on checks the member's trailer, and that it holds nothing more
+    match decoder.read(&mut [0; 1]) {
+        Ok(0) => Ok(()),
+        Ok(_) => Err(format!("inflates to more than the {} bytes the index says", out.len())),
+        Err(e) => Err(format!("does not inflate: {e}")),
+    }
 }

@@ -6,7 +6,7 @@ use rayon::prelude::*;
 
 use crate::error::{Result, SnapshotError};
 use crate::fetch::dest_dir::DestDir;
-use crate::fetch::extract::hash_file;
+use crate::fetch::file_hash::hash_file;
 use crate::index::Index;
 
 /// Hashes the local files `files` (index entry numbers) on every core; true where the

@@ -5,6 +5,7 @@ mod apply;
 mod dest_dir;
 mod dest_scan;
 mod extract;
+mod file_hash;
 mod local_hash;
 mod marker_file;
 mod plan;
@@ -59,7 +60,7 @@ pub struct FetchOptions {
     pub marker: Option<PathBuf>,
     /// Checks on a destination that already holds the snapshot.
     pub verify: VerifyMode,
-    /// GET requests in flight.
+    /// GET requests in flight (0 counts as 1).
     pub concurrency: usize,
     /// Hard caps on what a snapshot may declare.
     pub limits: Limits,
@@ -239,11 +240,7 @@ async fn resolve_target(store: &SnapshotStore, wanted: Option<&SnapshotId>) -> R
     let pointer = read_pointer(store).await?.map(|(p, _)| p);
     match (wanted, pointer) {
         (None, Some(pointer)) => Ok((pointer.current.id, Some(pointer.current.manifest_sha256))),
-        (None, None) => Err(SnapshotError::Missing {
-            bucket: store.bucket.clone(),
-            key: store.layout.current(),
-            what: "no snapshot was published under this prefix".into(),
-        }),
+        (None, None) => Err(store.missing(store.layout.current(), "no snapshot was published under this prefix")),
         (Some(id), pointer) => {
             let known = pointer
                 .into_iter()
