@@ -73,13 +73,13 @@ impl ReadState {
         let block_start = block * BLOCK_SIZE;
         let block_len = BLOCK_SIZE.min(size - block_start);
         // one trip to the blocking pool per block: the first one also opens the file
-        let (file, path) = (self.file.clone(), entry.data_path());
+        let (file, path, buf) = (self.file.clone(), entry.data_path(), block_buffer(block_len)?);
         let (file, data) = tokio::task::spawn_blocking(move || {
             let file = match file {
                 Some(file) => file,
                 None => Arc::new(File::open(path)?),
             };
-            let data = read_exact_at(&file, block_start, block_len)?;
+            let data = read_exact_at(&file, block_start, buf)?;
             Ok::<_, io::Error>((file, data))
         })
         .await
@@ -118,14 +118,23 @@ impl ReadState {
 }
 
 async fn read_at(file: Arc<File>, offset: u64, len: u64) -> io::Result<Bytes> {
-    tokio::task::spawn_blocking(move || read_exact_at(&file, offset, len)).await.map_err(io::Error::other)?
+    let buf = block_buffer(len)?;
+    tokio::task::spawn_blocking(move || read_exact_at(&file, offset, buf)).await.map_err(io::Error::other)?
 }
 
-/// `len` bytes of `file` at `offset`, read into fresh memory that is never zeroed first
-/// (zeroing a 1 MiB block cost more than reading it).
-fn read_exact_at(file: &File, offset: u64, len: u64) -> io::Result<Bytes> {
+/// An empty buffer for `len` bytes, allocated here on the runtime thread rather than on the
+/// blocking pool: the block is freed on a runtime thread once sent, and an allocator's
+/// per-thread heaps only hand memory freed by another thread back late. Allocated on the
+/// pool's dozens of threads, 1 MiB blocks left hundreds of MiB resident (benchmark RSS
+/// 263 MiB for 4 readers of 64 MiB hits, 830 MiB for 4 misses).
+fn block_buffer(len: u64) -> io::Result<(Vec<u8>, usize)> {
     let len = usize::try_from(len).map_err(io::Error::other)?;
-    let mut buf = Vec::with_capacity(len);
+    Ok((Vec::with_capacity(len), len))
+}
+
+/// The bytes of `file` at `offset` that `buf` (from [`block_buffer`]) was made for, read into
+/// memory that is never zeroed first (zeroing a 1 MiB block cost more than reading it).
+fn read_exact_at(file: &File, offset: u64, (mut buf, len): (Vec<u8>, usize)) -> io::Result<Bytes> {
     while buf.len() < len {
         let at = offset + buf.len() as u64;
         if rustix::io::pread(file, rustix::buffer::spare_capacity(&mut buf), at)? == 0 {
