@@ -30,9 +30,9 @@ impl S3Access for TenantAccess {
             (None, Some(anonymous)) => Arc::clone(anonymous),
             (None, None) => return Err(s3_error!(AccessDenied, "Anonymous access is not allowed")),
         };
-        let operation = cx.s3_op().name().to_owned();
+        let operation: Arc<str> = cx.s3_op().name().into();
         if let Some(context) = cx.extensions_mut().get::<Arc<RequestContext>>() {
-            context.authorize(&tenant.name, &operation);
+            context.authorize(&tenant.name, operation);
         }
         let bucket = match cx.s3_path() {
             S3Path::Root => None,

@@ -19,9 +19,9 @@ impl RequestContext {
     }
 
     /// Records the authorized tenant and the operation.
-    pub(crate) fn authorize(&self, tenant: &Arc<str>, operation: &str) {
+    pub(crate) fn authorize(&self, tenant: &Arc<str>, operation: Arc<str>) {
         let _ = self.tenant.set(Arc::clone(tenant));
-        let _ = self.operation.set(operation.into());
+        let _ = self.operation.set(operation);
     }
 
     /// The tenant name, or `-` when the request was not authorized.

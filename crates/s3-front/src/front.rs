@@ -87,7 +87,7 @@ impl FrontService {
             return None;
         }
         let context = &route.record.context;
-        context.authorize(&tenant.name, "GetObject");
+        context.authorize(&tenant.name, "GetObject".into());
         let mut request = internal_request(input);
         request.extensions.insert(Arc::clone(context));
         request.extensions.insert(Arc::clone(tenant));
