@@ -136,6 +136,8 @@ pub struct IndexTotals {
     pub file_bytes: u64,
     /// Number of entries.
     pub entry_count: u64,
+    /// Number of gzip members.
+    pub member_count: u64,
     /// Longest path, in bytes.
     pub max_path_len: u64,
 }
@@ -192,6 +194,7 @@ impl Index {
             uncompressed_size: last.map_or(0, |m| m.uoffset + m.usize),
             file_bytes,
             entry_count: self.entries.len() as u64,
+            member_count: self.members.len() as u64,
             max_path_len,
         }
     }
@@ -201,7 +204,7 @@ impl Index {
         if range.is_empty() {
             return 0..0;
         }
-        let first = self.members.partition_point(|m| m.uoffset + m.usize <= range.start);
+        let first = member_at(&self.members, range.start);
         let end = self.members.partition_point(|m| m.uoffset < range.end);
         first..end.max(first)
     }
@@ -334,6 +337,11 @@ impl Index {
     }
 }
 
+/// The member holding tar offset `offset`: the first whose range ends beyond it.
+pub(crate) fn member_at(members: &[Member], offset: u64) -> usize {
+    members.partition_point(|m| m.uoffset + m.usize <= offset)
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -392,6 +400,8 @@ pub(crate) mod tests {
         let index = sample();
         let totals = index.totals();
         assert_eq!((totals.archive_size, totals.uncompressed_size, totals.file_bytes), (150, 8192, 5000));
+        assert_eq!(totals.member_count, 2);
+        assert_eq!((member_at(&index.members, 4095), member_at(&index.members, 4096)), (0, 1));
         assert_eq!(index.members_overlapping(1024..6024), 0..2);
         assert_eq!(index.members_overlapping(4096..4097), 1..2);
         assert_eq!(index.members_overlapping(0..4096), 0..1);

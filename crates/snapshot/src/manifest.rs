@@ -113,6 +113,7 @@ impl Manifest {
             uncompressed_size: self.uncompressed_size,
             file_bytes: self.file_bytes,
             entry_count: self.entry_count,
+            member_count: self.member_count,
             max_path_len: self.max_path_len,
         };
         if declared == *totals {

@@ -12,7 +12,7 @@ use crate::catalog::prune;
 use crate::current::move_current;
 use crate::digest::Digest;
 use crate::error::{Result, SnapshotError};
-use crate::index::{INDEX_FORMAT, Index, Member};
+use crate::index::{INDEX_FORMAT, Index, Member, member_at};
 use crate::limits::{Limits, MAX_DOCUMENT_LEN};
 use crate::manifest::{ArchiveRef, IndexRef, MANIFEST_FORMAT, Manifest};
 use crate::marker::DEFAULT_MARKER_NAME;
@@ -105,7 +105,7 @@ pub async fn publish(store: &SnapshotStore, options: &PublishOptions) -> Result<
         uncompressed_size: totals.uncompressed_size,
         file_bytes: totals.file_bytes,
         entry_count: totals.entry_count,
-        member_count: index.members.len() as u64,
+        member_count: totals.member_count,
         max_path_len: totals.max_path_len,
         excluded: excludes.patterns().to_vec(),
     };
@@ -196,7 +196,7 @@ async fn upload_archive(
         (Ok(()), Ok(mut entries)) => {
             for entry in &mut entries {
                 if let Some(offset) = entry.offset {
-                    entry.member = Some(members.partition_point(|m| m.uoffset + m.usize <= offset) as u32);
+                    entry.member = Some(member_at(&members, offset) as u32);
                 }
             }
             Index { format: INDEX_FORMAT, members, entries }
