@@ -42,8 +42,7 @@ pub(crate) async fn read_manifest(
 /// Reads the index `manifest` names, checks its digest, its rules and its totals.
 pub(crate) async fn read_index(store: &SnapshotStore, manifest: &Manifest, limits: &Limits) -> Result<Index> {
     let key = store.layout.index(&manifest.id);
-    let range = 0..manifest.index.size;
-    let bytes = if range.is_empty() { Default::default() } else { store.get_range(&key, range).await? };
+    let bytes = store.get_range(&key, 0..manifest.index.size).await?;
     manifest.index.sha256.check(&bytes, || format!("index of {}", manifest.id))?;
     let declared = manifest.declared_limits(limits);
     let json_len = manifest.index.json_size;

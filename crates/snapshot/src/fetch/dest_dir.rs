@@ -338,6 +338,9 @@ mod tests {
         assert_eq!(std::fs::read_link(dest.path().join("a/b/l")).unwrap(), PathBuf::from("../b"));
         dir.remove(Path::new("a")).unwrap();
         assert!(!dest.path().join("a").exists());
+        // a recreated directory is opened anew, not through the removed one's cached descriptor
         dir.mkdir(Path::new("a")).unwrap();
+        dir.mkdir(Path::new("a/b")).unwrap();
+        assert!(dest.path().join("a/b").is_dir());
     }
 }

@@ -105,8 +105,9 @@ impl Extraction {
         needed.sort_unstable();
         needed.dedup();
         let total: u64 = needed.iter().map(|&m| self.index.members[m].size).sum();
+        let concurrency = concurrency.max(1);
         // enough GETs to keep every connection busy, few enough to keep requests cheap
-        let get_bytes = (total / (concurrency.max(1) as u64 * 2)).clamp(MIN_GET_BYTES, MAX_GET_BYTES);
+        let get_bytes = (total / (concurrency as u64 * 2)).clamp(MIN_GET_BYTES, MAX_GET_BYTES);
         let groups = self.group(&needed, get_bytes);
         let stats = Transfer { members: needed.len() as u64, bytes: total, requests: groups.len() as u64 };
         self.progress.expect(stats.bytes, write.len() as u64);
@@ -116,7 +117,7 @@ impl Extraction {
                 let (this, slots) = (Arc::clone(&self), Arc::clone(&slots));
                 async move { this.fetch_group(store, key, group, &slots).await }
             })
-            .buffer_unordered(concurrency.max(1))
+            .buffer_unordered(concurrency)
             .try_collect::<()>()
             .await?;
         if let Some(slot) = slots.iter().find(|s| s.writing.lock().unwrap_or_else(|e| e.into_inner()).left != 0) {

@@ -184,7 +184,6 @@ async fn fetch_into(store: &SnapshotStore, options: &FetchOptions, marker_path: 
     let root = rustix::fs::fstat(dest.root()).map_err(|e| SnapshotError::io("stat", &dest_path, e.into()))?;
     let root_owned = options.owner.is_none_or(|owner| (root.st_uid, root.st_gid) == owner);
     let complete = changes.is_empty() && root_owned;
-    let marker_matches = matches!(trust, Trust::Same);
     let mode = match trust {
         Trust::Same if complete => FetchMode::Verified,
         Trust::Same => FetchMode::Repaired,
@@ -202,7 +201,7 @@ async fn fetch_into(store: &SnapshotStore, options: &FetchOptions, marker_path: 
         hashed: hashed_count,
         elapsed: Duration::ZERO,
     };
-    if complete && marker_matches {
+    if mode == FetchMode::Verified {
         report.elapsed = started.elapsed();
         return Ok(report);
     }

@@ -1,5 +1,4 @@
 use std::path::PathBuf;
-use std::time::Duration;
 
 use aws_config::meta::region::RegionProviderChain;
 use aws_sdk_s3::config::ProvideCredentials;
@@ -46,14 +45,10 @@ pub async fn connect(options: &S3Options) -> Result<aws_sdk_s3::Client> {
     let config = UpstreamConfig {
         endpoint,
         region: region.to_string(),
-        access_key: String::new(),
-        secret_key: String::new(),
         path_style: !options.virtual_hosted,
         ca_bundle: options.ca_bundle.clone(),
-        connect_timeout: Duration::from_secs(5),
-        read_timeout: Duration::from_secs(60),
-        max_attempts: 3,
         pool_max_idle: 32,
+        ..UpstreamConfig::default()
     };
     let usage = |e: UpstreamError| SnapshotError::Usage(e.to_string());
     match (&options.access_key, &options.secret_key) {

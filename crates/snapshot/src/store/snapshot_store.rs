@@ -99,6 +99,9 @@ impl SnapshotStore {
     /// Reads bytes `range` of an object, retrying transient failures; the answer must be
     /// exactly that long.
     pub(crate) async fn get_range(&self, key: &str, range: Range<u64>) -> Result<Bytes> {
+        if range.is_empty() {
+            return Ok(Bytes::new());
+        }
         let header = format!("bytes={}-{}", range.start, range.end - 1);
         with_retries(key, || async {
             let output = match self.client.get_object().bucket(&self.bucket).key(key).range(&header).send().await {
