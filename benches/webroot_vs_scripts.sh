@@ -447,7 +447,7 @@ jq -rs --argjson files "$TREE_FILES" --argjson bytes "$TREE_BYTES" --argjson rea
     " (\($bytes / $s.seed_bytes * 100 | round / 100):1; the real webroot: \($real / 1e6 | round) MB, this is \($s.seed_bytes / $real * 100 | round / 100)×)"' "$RESULTS"
 echo "$ROUNDS rounds per case, contenders alternating; medians. Speedup = seed s / cachegate s."
 echo
-jq -rs '
+jq -rs --arg pct "$CHANGE_PERCENT" '
   def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor] else (.[length / 2 - 1] + .[length / 2]) / 2 end;
   def r2: if . == null then "-" else (. * 100 | round / 100 | tostring) end;
   def med($case; $who; $what): [.[] | select(.case == $case and .who == $who and .rc == 0) | .[$what]] | median;
@@ -455,7 +455,7 @@ jq -rs '
   | [ ["publish", "publish", "publish", 3, "seed: tar -czf + aws s3 cp"],
       ["fetch cold", "cold", "cold", 3, "seed: aws s3 cp + tar -xzf + chown -R, empty dest"],
       ["fetch same snapshot", "cold", "same", 20, "seed: its cold fetch (it has no other mode)"],
-      ["fetch 1% changed", "changed", "changed", null, "seed: cold fetch of the new archive"] ] as $rows
+      ["fetch \($pct)% changed", "changed", "changed", null, "seed: cold fetch of the new archive"] ] as $rows
   | (["case", "seed s", "cachegate s", "speedup", "target", "result", "seed CPU s", "cachegate CPU s", "note"] | @tsv),
     ($rows[] | . as [$name, $seedcase, $cgcase, $target, $note]
       | ($all | med($seedcase; "seed"; "wall_s")) as $s
