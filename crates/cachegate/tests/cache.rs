@@ -9,13 +9,6 @@ use std::time::Duration;
 use aws_sdk_s3::primitives::ByteStream;
 use common::{ALPHA, Gateway, Relay, cached_get, eventually, fresh_bucket, rgw, rgw_client, walk};
 
-/// A gateway in front of `upstream` with a cache in `dir` in `mode`.
-fn cached_gateway(upstream: &str, dir: &Path, mode: &str) -> Gateway {
-    let cache =
-        format!("[cache]\ndir = \"{}\"\nmode = \"{mode}\"\nmax_size = \"2GiB\"\nmax_stale = \"1h\"\n", dir.display());
-    Gateway::start_with(upstream, &cache)
-}
-
 fn pattern(len: usize, seed: u8) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
 }
@@ -39,7 +32,7 @@ async fn until_hit(s3: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> 
 #[tokio::test]
 async fn hit_after_miss_and_every_range_from_cache() {
     let dir = tempfile::tempdir().unwrap();
-    let gateway = cached_gateway(&rgw().endpoint, dir.path(), "immutable");
+    let gateway = Gateway::cached(&rgw().endpoint, dir.path(), "immutable");
     let bucket = fresh_bucket("alpha").await;
     let s3 = gateway.client(ALPHA);
     let data = pattern(3 << 20, 1);
@@ -66,7 +59,7 @@ async fn hit_after_miss_and_every_range_from_cache() {
 #[tokio::test]
 async fn writes_through_the_gateway_are_never_answered_with_old_bytes() {
     let dir = tempfile::tempdir().unwrap();
-    let gateway = cached_gateway(&rgw().endpoint, dir.path(), "immutable");
+    let gateway = Gateway::cached(&rgw().endpoint, dir.path(), "immutable");
     let bucket = fresh_bucket("alpha").await;
     let s3 = gateway.client(ALPHA);
     put(&s3, &bucket, "f", b"version one").await;
@@ -92,8 +85,8 @@ async fn writes_through_the_gateway_are_never_answered_with_old_bytes() {
 #[tokio::test]
 async fn revalidate_sees_direct_overwrites_and_ttl_only_after_expiry() {
     let dir = tempfile::tempdir().unwrap();
-    let revalidating = cached_gateway(&rgw().endpoint, &dir.path().join("r"), "revalidate");
-    let ttl = cached_gateway(&rgw().endpoint, &dir.path().join("t"), "ttl=2s");
+    let revalidating = Gateway::cached(&rgw().endpoint, &dir.path().join("r"), "revalidate");
+    let ttl = Gateway::cached(&rgw().endpoint, &dir.path().join("t"), "ttl=2s");
     let bucket = fresh_bucket("alpha").await;
     let direct = rgw_client();
     put(&direct, &bucket, "k", b"old").await;
@@ -113,7 +106,7 @@ async fn revalidate_sees_direct_overwrites_and_ttl_only_after_expiry() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_cold_gets_make_one_upstream_get() {
     let dir = tempfile::tempdir().unwrap();
-    let gateway = cached_gateway(&rgw().endpoint, dir.path(), "revalidate");
+    let gateway = Gateway::cached(&rgw().endpoint, dir.path(), "revalidate");
     let bucket = fresh_bucket("alpha").await;
     let data = pattern(64 << 20, 4);
     put(&rgw_client(), &bucket, "cold", &data).await;
@@ -136,7 +129,7 @@ async fn fill_completes_after_the_client_hangs_up_and_survives_a_restart() {
     let data = pattern(16 << 20, 5);
     put(&rgw_client(), &bucket, "nc", &data).await;
     {
-        let gateway = cached_gateway(&rgw().endpoint, dir.path(), "immutable");
+        let gateway = Gateway::cached(&rgw().endpoint, dir.path(), "immutable");
         let s3 = gateway.client(ALPHA);
         let mut partial = s3.get_object().bucket(&bucket).key("nc").range("bytes=0-").send().await.unwrap();
         let first = partial.body.try_next().await.unwrap().unwrap();
@@ -144,14 +137,14 @@ async fn fill_completes_after_the_client_hangs_up_and_survives_a_restart() {
         drop(partial);
         assert_eq!(until_hit(&s3, &bucket, "nc").await, data);
     }
-    let restarted = cached_gateway(&rgw().endpoint, dir.path(), "immutable");
+    let restarted = Gateway::cached(&rgw().endpoint, dir.path(), "immutable");
     assert_eq!(cached_get(&restarted.client(ALPHA), &bucket, "nc", None).await, (data, "HIT".to_owned()));
 }
 
 #[tokio::test]
 async fn a_flipped_byte_on_disk_is_never_served() {
     let dir = tempfile::tempdir().unwrap();
-    let gateway = cached_gateway(&rgw().endpoint, dir.path(), "immutable");
+    let gateway = Gateway::cached(&rgw().endpoint, dir.path(), "immutable");
     let bucket = fresh_bucket("alpha").await;
     let s3 = gateway.client(ALPHA);
     let data = pattern(2 << 20, 6);
@@ -171,7 +164,7 @@ async fn a_flipped_byte_on_disk_is_never_served() {
 async fn upstream_outage_serves_cached_objects_as_stale() {
     let dir = tempfile::tempdir().unwrap();
     let relay = Relay::start();
-    let gateway = cached_gateway(&relay.endpoint, dir.path(), "revalidate");
+    let gateway = Gateway::cached(&relay.endpoint, dir.path(), "revalidate");
     let bucket = fresh_bucket("alpha").await;
     let s3 = gateway.client(ALPHA);
     put(&s3, &bucket, "kept", b"still here").await;
@@ -197,7 +190,7 @@ async fn upstream_outage_serves_cached_objects_as_stale() {
 #[tokio::test]
 async fn an_unusable_cache_directory_never_fails_a_request() {
     let dir = tempfile::tempdir().unwrap();
-    let gateway = cached_gateway(&rgw().endpoint, dir.path(), "immutable");
+    let gateway = Gateway::cached(&rgw().endpoint, dir.path(), "immutable");
     // every fan-out directory name taken by a file: no entry can be created (root ignores modes)
     for i in 0..=255u8 {
         std::fs::write(dir.path().join(format!("{i:02x}")), b"").unwrap();

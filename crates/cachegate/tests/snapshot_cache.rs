@@ -5,7 +5,7 @@ mod common;
 
 use std::process::Stdio;
 
-use common::{ALPHA, Gateway, Relay, cachegate_command, fresh_bucket, noise, publish, rgw_client, snapshot_of};
+use common::{ALPHA, Gateway, Relay, fetch_command, fresh_bucket, noise, publish, rgw_client, snapshot_of};
 
 const FETCHES: usize = 16;
 
@@ -19,10 +19,7 @@ async fn sixteen_fetches_through_the_cache_read_the_snapshot_from_the_upstream_a
     // the relay between gateway and RGW counts what the upstream sends
     let relay = Relay::start();
     let cache = tempfile::tempdir().unwrap();
-    let gateway = Gateway::start_with(
-        &relay.endpoint,
-        &format!("[cache]\ndir = \"{}\"\nmode = \"revalidate\"\nmax_size = \"2GiB\"\n", cache.path().display()),
-    );
+    let gateway = Gateway::cached(&relay.endpoint, cache.path(), "revalidate");
     gateway.wait_for("/readyz", 200);
     let bucket = fresh_bucket("alpha").await;
     let work = tempfile::tempdir().unwrap();
@@ -48,22 +45,9 @@ async fn sixteen_fetches_through_the_cache_read_the_snapshot_from_the_upstream_a
     let fetches: Vec<_> = (0..FETCHES)
         .map(|n| {
             let dest = work.path().join(format!("pod{n:02}"));
-            let child = cachegate_command(&[
-                "fetch-webroot",
-                "--bucket",
-                &bucket,
-                "--dest",
-                dest.to_str().unwrap(),
-                "--endpoint",
-                &endpoint,
-                "--access-key",
-                ALPHA.0,
-                "--secret-key-file",
-                secret.to_str().unwrap(),
-            ])
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+            let tenant =
+                ["--endpoint", &endpoint, "--access-key", ALPHA.0, "--secret-key-file", secret.to_str().unwrap()];
+            let child = fetch_command(&bucket, "", &dest, &tenant).stderr(Stdio::piped()).spawn().unwrap();
             (dest, child)
         })
         .collect();

@@ -9,7 +9,7 @@ mod relay;
 mod tree;
 
 use std::net::{SocketAddr, TcpListener};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -18,7 +18,7 @@ use aws_sdk_s3::config::{BehaviorVersion, Credentials, Region};
 #[allow(unused_imports)] // each test binary uses a part of the harness
 pub use self::{
     http::{HttpAnswer, raw_http},
-    process::{cachegate, cachegate_command, fetch, fetched_ok, outcome, publish, run_cachegate},
+    process::{cachegate, cachegate_command, fetch, fetch_command, fetched_ok, outcome, publish, run_cachegate},
     relay::Relay,
     tree::{Node, snapshot_of, untar, walk},
 };
@@ -111,6 +111,16 @@ impl Gateway {
     pub fn start() -> Self {
         let rgw = rgw();
         Self::start_with(&rgw.endpoint, "")
+    }
+
+    /// A gateway in front of `upstream` with a cache in `dir` in `mode` (stale answers up to
+    /// an hour old).
+    pub fn cached(upstream: &str, dir: &Path, mode: &str) -> Self {
+        let cache = format!(
+            "[cache]\ndir = \"{}\"\nmode = \"{mode}\"\nmax_size = \"2GiB\"\nmax_stale = \"1h\"\n",
+            dir.display()
+        );
+        Self::start_with(upstream, &cache)
     }
 
     /// Starts a gateway with `upstream_endpoint` and `extra` TOML appended (top-level keys

@@ -50,12 +50,15 @@ pub fn publish(bucket: &str, prefix: &str, source: &Path, extra: &[&str]) -> Str
     out.trim().to_owned()
 }
 
-/// Runs `fetch-webroot` of `bucket` under `prefix` into `dest` (and `extra` options):
-/// exit code and stderr.
-pub fn fetch(bucket: &str, prefix: &str, dest: &Path, extra: &[&str]) -> (i32, String) {
+/// The `fetch-webroot` command of `bucket` under `prefix` into `dest` (and `extra` options).
+pub fn fetch_command(bucket: &str, prefix: &str, dest: &Path, extra: &[&str]) -> Command {
     let dest = dest.to_str().unwrap();
-    let args = [&["fetch-webroot", "--bucket", bucket, "--prefix", prefix, "--dest", dest][..], extra].concat();
-    let (code, _, err) = run_cachegate(&args);
+    cachegate_command(&[&["fetch-webroot", "--bucket", bucket, "--prefix", prefix, "--dest", dest][..], extra].concat())
+}
+
+/// Runs [`fetch_command`]: exit code and stderr.
+pub fn fetch(bucket: &str, prefix: &str, dest: &Path, extra: &[&str]) -> (i32, String) {
+    let (code, _, err) = outcome(&mut fetch_command(bucket, prefix, dest, extra));
     (code, err)
 }
 
