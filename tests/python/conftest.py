@@ -76,6 +76,18 @@ def _cache_mode(value: str) -> str | None:
         f"CACHEGATE_TEST_CACHE={value!r}: expected off, revalidate, ttl, ttl=DURATION or immutable")
 
 
+def pytest_collection_modifyitems(config, items):
+    """With the cache on, only the tests that go through the session's gateway run: the
+    others (manifests, images, the pod-life scenario with its own gateway) do not depend on
+    the cache mode."""
+    if _CACHE_MODE is None:
+        return
+    deselected = [item for item in items if "gateway" not in item.fixturenames]
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = [item for item in items if "gateway" in item.fixturenames]
+
+
 def pytest_report_header(config):
     return f"cachegate cache: {_CACHE_MODE or 'off'} (CACHEGATE_TEST_CACHE)"
 
