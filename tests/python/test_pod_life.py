@@ -17,6 +17,7 @@ import os
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -188,6 +189,10 @@ def test_pod_life(deployed_gateway, tools, tenant, rgw_s3, tmp_path):
 
     # a second pod starting: the whole archive comes from the gateway's cache
     (archive_size,) = _archive_sizes(rgw_s3, tenant["WEBROOT_BUCKET"])
+    # the fill that the first fetch started completes on its own, after its answers
+    deadline = time.monotonic() + 30
+    while _metric(deployed_gateway, "cachegate_cache_bytes") < archive_size and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert _metric(deployed_gateway, "cachegate_cache_bytes") >= archive_size, "the archive is not cached"
     from_cache = 'cachegate_cache_served_bytes_total{source="cache"}'
     served_before = _metric(deployed_gateway, from_cache)
