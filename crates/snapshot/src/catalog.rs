@@ -125,15 +125,7 @@ async fn abort_dead_uploads(store: &SnapshotStore, kept: &BTreeSet<SnapshotId>) 
         let (Some(key), Some(upload_id)) = (upload.key(), upload.upload_id()) else { continue };
         let id = key.strip_prefix(&root).and_then(|rest| rest.split('/').next()).and_then(|s| s.parse().ok());
         if let Some(id) = id.filter(|id: &SnapshotId| !kept.contains(id) && !is_recent(id)) {
-            store
-                .client
-                .abort_multipart_upload()
-                .bucket(&store.bucket)
-                .key(key)
-                .upload_id(upload_id)
-                .send()
-                .await
-                .map_err(|e| store.error("AbortMultipartUpload", key, &e))?;
+            store.abort_upload(key, upload_id).await?;
             info!(%id, "aborted the upload of a publish that died");
         }
     }

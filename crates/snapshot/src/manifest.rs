@@ -97,7 +97,7 @@ impl Manifest {
     }
 
     /// Hard limits narrowed to what this manifest declares, for reading its index.
-    pub fn declared_limits(&self, hard: &Limits) -> Limits {
+    pub(crate) fn declared_limits(&self, hard: &Limits) -> Limits {
         Limits {
             max_bytes: hard.max_bytes.min(self.uncompressed_size),
             max_entries: hard.max_entries.min(self.entry_count),
@@ -107,7 +107,7 @@ impl Manifest {
     }
 
     /// Fails unless the index's totals are the ones this manifest declares.
-    pub fn check_totals(&self, totals: &IndexTotals) -> Result<()> {
+    pub(crate) fn check_totals(&self, totals: &IndexTotals) -> Result<()> {
         let declared = IndexTotals {
             archive_size: self.archive.size,
             uncompressed_size: self.uncompressed_size,

@@ -109,7 +109,7 @@ impl DestDir {
     }
 
     /// A descriptor of directory `rel` (`""` is the destination).
-    pub(crate) fn dir(&self, rel: &Path) -> io::Result<Arc<OwnedFd>> {
+    fn dir(&self, rel: &Path) -> io::Result<Arc<OwnedFd>> {
         if rel.as_os_str().is_empty() {
             return Ok(Arc::clone(&self.root));
         }
@@ -126,7 +126,7 @@ impl DestDir {
     }
 
     /// The directory holding `rel` and the last component of `rel`.
-    pub(crate) fn parent<'p>(&self, rel: &'p Path) -> io::Result<(Arc<OwnedFd>, &'p OsStr)> {
+    fn parent<'p>(&self, rel: &'p Path) -> io::Result<(Arc<OwnedFd>, &'p OsStr)> {
         let name = rel.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "no file name"))?;
         Ok((self.dir(rel.parent().unwrap_or(Path::new("")))?, name))
     }

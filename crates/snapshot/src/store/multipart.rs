@@ -9,7 +9,7 @@ use crate::store::SnapshotStore;
 /// Parts uploading at once: with [`PART_SIZE`] this bounds the upload's memory.
 const PARTS_IN_FLIGHT: usize = 4;
 /// Size of every part but the last (S3 needs at least 5 MiB).
-pub(crate) const PART_SIZE: usize = 8 << 20;
+const PART_SIZE: usize = 8 << 20;
 
 /// A multipart upload fed in order with bytes; parts go out as they fill, a few at a time.
 pub(crate) struct MultipartUpload {
@@ -68,7 +68,7 @@ impl MultipartUpload {
             self.done.push(part.expect("part upload task")?);
         }
         self.done.sort_by_key(|p| p.part_number());
-        let parts = CompletedMultipartUpload::builder().set_parts(Some(self.done.clone())).build();
+        let parts = CompletedMultipartUpload::builder().set_parts(Some(std::mem::take(&mut self.done))).build();
         let completed = self
             .store
             .client
@@ -87,15 +87,7 @@ impl MultipartUpload {
 
     /// Gives up the upload so that its parts do not linger (best effort).
     pub(crate) async fn abort(self) {
-        let _ = self
-            .store
-            .client
-            .abort_multipart_upload()
-            .bucket(&self.store.bucket)
-            .key(&self.key)
-            .upload_id(&self.upload_id)
-            .send()
-            .await;
+        let _ = self.store.abort_upload(&self.key, &self.upload_id).await;
     }
 
     async fn send_part(&mut self) -> Result<()> {

@@ -157,6 +157,14 @@ impl SnapshotStore {
         }
     }
 
+    /// Aborts multipart upload `upload_id` of `key`, so that its parts do not linger.
+    pub(crate) async fn abort_upload(&self, key: &str, upload_id: &str) -> Result<()> {
+        match self.client.abort_multipart_upload().bucket(&self.bucket).key(key).upload_id(upload_id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) => Err(self.error("AbortMultipartUpload", key, &e)),
+        }
+    }
+
     /// Deletes an object (a missing one is not an error).
     pub(crate) async fn delete(&self, key: &str) -> Result<()> {
         match self.client.delete_object().bucket(&self.bucket).key(key).send().await {
