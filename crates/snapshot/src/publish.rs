@@ -2,6 +2,7 @@
 //! verify, then move `current`.
 
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use futures::StreamExt;
@@ -16,7 +17,7 @@ use crate::index::{INDEX_FORMAT, Index, Member, member_at};
 use crate::limits::{Limits, MAX_DOCUMENT_LEN};
 use crate::manifest::{ArchiveRef, IndexRef, MANIFEST_FORMAT, Manifest};
 use crate::marker::DEFAULT_MARKER_NAME;
-use crate::pack::compress::compress_member;
+use crate::pack::compress::compress_member_into;
 use crate::pack::excludes::{CONFIG_PHP, DEFAULT_EXCLUDES, Excludes};
 use crate::pack::nextcloud_version::nextcloud_version;
 use crate::pack::source_walk::{SourceEntry, walk_source};
@@ -157,12 +158,17 @@ async fn upload_archive(
             chunks_tx.blocking_send(chunk).map_err(|_| std::io::Error::other("the upload stopped"))
         })
     });
-    // compression runs on rayon's pool (one thread per core), a few chunks ahead, in order
+    // compression runs on rayon's pool (one thread per core), a few chunks ahead, in order;
+    // uploaded members' buffers go back to the compressors
+    let spent: Arc<Mutex<Vec<Vec<u8>>>> = Arc::default();
+    let recycled = Arc::clone(&spent);
     let mut compressed = futures::stream::poll_fn(move |cx| chunks_rx.poll_recv(cx))
-        .map(|chunk| {
+        .map(move |chunk| {
             let (done, member) = tokio::sync::oneshot::channel();
+            let recycled = Arc::clone(&recycled);
             rayon::spawn(move || {
-                let _ = done.send(compress_member(&chunk, level));
+                let buffer = recycled.lock().expect("buffer pool").pop().unwrap_or_default();
+                let _ = done.send(compress_member_into(&chunk, level, buffer));
             });
             member
         })
@@ -180,6 +186,7 @@ async fn upload_archive(
             upload.write(&member.gz).await?;
             let size = member.gz.len() as u64;
             members.push(Member { offset, size, uoffset, usize: member.usize, sha256: member.sha256 });
+            spent.lock().expect("buffer pool").push(member.gz);
             offset += size;
             uoffset += member.usize;
         }
