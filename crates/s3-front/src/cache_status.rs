@@ -1,7 +1,9 @@
 use http::{HeaderMap, HeaderValue};
 
+use crate::request_metrics::record_cache_outcome;
+
 /// How a GET or HEAD was answered with respect to the cache, sent as `x-cache`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub(crate) enum CacheStatus {
     /// From disk, trusted without asking the upstream.
     Hit,
@@ -16,7 +18,7 @@ pub(crate) enum CacheStatus {
 }
 
 impl CacheStatus {
-    fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         match self {
             Self::Hit => "HIT",
             Self::Miss => "MISS",
@@ -29,12 +31,7 @@ impl CacheStatus {
     /// Adds the `x-cache` header and counts the outcome and the `body_bytes` it answers with.
     pub(crate) fn mark(self, headers: &mut HeaderMap, body_bytes: Option<i64>) {
         headers.insert("x-cache", HeaderValue::from_static(self.as_str()));
-        metrics::counter!("cachegate_cache_requests_total", "result" => self.as_str()).increment(1);
-        let source = match self {
-            Self::Hit | Self::Revalidated | Self::Stale => "cache",
-            Self::Miss | Self::Bypass => "upstream",
-        };
         let bytes = body_bytes.and_then(|b| u64::try_from(b).ok()).unwrap_or(0);
-        metrics::counter!("cachegate_cache_served_bytes_total", "source" => source).increment(bytes);
+        record_cache_outcome(self, bytes);
     }
 }

@@ -21,6 +21,7 @@ mod metered_body;
 mod object_meta;
 mod ops;
 mod registry;
+mod request_metrics;
 mod sigv2_bucket_slash;
 mod tenant;
 mod upstream;

@@ -9,6 +9,7 @@ use s3s::{Body, StdError};
 use tracing::info;
 
 use crate::RequestContext;
+use crate::request_metrics::record_request;
 
 /// A response body that counts what it sends and, when the response ends or the client
 /// goes away, writes the request's access-log line and metrics.
@@ -114,9 +115,6 @@ impl Drop for AccessRecord {
             "request"
         );
         let (tenant, operation) = self.context.labels();
-        metrics::counter!("cachegate_requests_total", "operation" => operation.clone(), "tenant" => tenant.clone(), "status" => self.status.to_string()).increment(1);
-        metrics::histogram!("cachegate_request_duration_seconds", "operation" => operation).record(seconds);
-        metrics::counter!("cachegate_received_bytes_total", "tenant" => tenant.clone()).increment(self.bytes_in);
-        metrics::counter!("cachegate_sent_bytes_total", "tenant" => tenant).increment(self.bytes_out);
+        record_request(tenant, operation, self.status, seconds, self.bytes_in, self.bytes_out);
     }
 }
