@@ -73,21 +73,27 @@ macro_rules! written {
 }
 
 /// How each kind of operation runs: `own` ones in [`crate::ops`], `streamed` ones with
-/// their client body verified, `forwarded` ones unchanged.
+/// their client body verified, `forwarded` ones unchanged. Each is a boxed future, made
+/// before it is wrapped: every layer of `async` around a future holds it twice, which
+/// made a cache hit move a 17 KiB future instead of its 4 KiB.
 macro_rules! run {
     (own, $gateway:expr, $upstream:ident, $req:ident, $op:ident) => {
-        ops::$op($gateway, $req).await
+        Box::pin(ops::$op($gateway, $req))
     };
-    (streamed, $gateway:expr, $upstream:ident, $req:ident, $op:ident) => {{
-        let mut $req = $req;
-        let watch = BodyWatch::attach(&mut $req);
-        let result = $upstream.proxy(&$req.method).$op($req).await;
-        result.map_err(|e| client_facing(e, &$upstream, Some(&watch)))
-    }};
-    (forwarded, $gateway:expr, $upstream:ident, $req:ident, $op:ident) => {{
-        let result = $upstream.proxy(&$req.method).$op($req).await;
-        result.map_err(|e| client_facing(e, &$upstream, None))
-    }};
+    (streamed, $gateway:expr, $upstream:ident, $req:ident, $op:ident) => {
+        Box::pin(async {
+            let mut $req = $req;
+            let watch = BodyWatch::attach(&mut $req);
+            let result = $upstream.proxy(&$req.method).$op($req).await;
+            result.map_err(|e| client_facing(e, &$upstream, Some(&watch)))
+        })
+    };
+    (forwarded, $gateway:expr, $upstream:ident, $req:ident, $op:ident) => {
+        Box::pin(async {
+            let result = $upstream.proxy(&$req.method).$op($req).await;
+            result.map_err(|e| client_facing(e, &$upstream, None))
+        })
+    };
 }
 
 /// Implements [`S3`] for [`Gateway`] from lists of `operation: Input => Output`, grouped
@@ -103,7 +109,7 @@ macro_rules! s3_operations {
                     let written = written!($($writes)? &req.input);
                     let exchange = exchange(operation_name(&req), &req.headers, &req.uri);
                     self.forget(&upstream, written.as_ref());
-                    let (result, extra_headers) = exchange.run(async { run!($kind, self, upstream, req, $op) }).await;
+                    let (result, extra_headers) = exchange.run(run!($kind, self, upstream, req, $op)).await;
                     self.forget(&upstream, written.as_ref());
                     result.map(|mut response| {
                         response.headers.extend(extra_headers);
