@@ -49,7 +49,7 @@ pub fn main(args: &ServeArgs) -> ExitCode {
         println!("cachegate: config ok ({} tenants, upstream {})", config.tenants.len(), config.upstream.endpoint);
         return ExitCode::SUCCESS;
     }
-    telemetry::init(&config.log);
+    let _log_writer = telemetry::init_gateway(&config.log);
     if matches!(source, Source::Dev) {
         warn!("running on the embedded development configuration: its keys are public");
     }
