@@ -13,11 +13,14 @@ pub fn init(log: &LogConfig) {
 
 /// [`init`] for the gateway, which logs a line per request at `info`: a thread of its own
 /// writes the lines to stderr, a batch per system call, so that no request waits on a
-/// write. Lines beyond 128k waiting are dropped rather than slowing requests down. The
-/// returned guard writes what is left when dropped: keep it until the process ends.
+/// write. No line is dropped: with 128k lines waiting, logging waits for the writer, as a
+/// direct write to a full pipe would. The returned guard writes what is left when
+/// dropped: keep it until the process ends.
 pub fn init_gateway(log: &LogConfig) -> WorkerGuard {
-    let (writer, guard) =
-        NonBlockingBuilder::default().thread_name("cachegate-log").finish(BufWriter::new(std::io::stderr()));
+    let (writer, guard) = NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("cachegate-log")
+        .finish(BufWriter::new(std::io::stderr()));
     install(log, writer);
     guard
 }
