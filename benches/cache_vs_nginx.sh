@@ -36,8 +36,9 @@
 #   BENCH_REV        how the header names the cachegate build   [git HEAD of the checkout]
 #   BENCH_NO_BUILD=1 use target/release as it is ($CARGO_TARGET_DIR/release if set)
 #   BENCH_KEEP=1     leave RGW, nginx and cachegate running (prints how to stop them)
-#   BENCH_PERF=1     afterwards, perf-record cachegate during one more 4 KiB and one more
-#                    64 MiB hit run ($BENCH_DIR/perf-*.txt; not part of the table)
+#   BENCH_PERF=1     afterwards, perf-record cachegate during one more 4 KiB and 64 MiB hit
+#                    run, a 4 KiB hit run with the access log and a 4 KiB cache-off run
+#                    ($BENCH_DIR/perf-SIZE-TARGET-*.txt; not part of the table)
 #   BENCH_QUIET_WAIT seconds to wait for the machine to be idle before measuring    [0]
 #   BENCH_RETRIES    runs measured again when foreign processes took > 15% of a core [2]
 set -euo pipefail
@@ -441,33 +442,39 @@ jq -rs '
 echo "raw results: $RESULTS"
 
 # ---------------------------------------------------------------- profile -------
-# perf_run SIZE: one more hit run of cg (log warn) under perf (DWARF call graphs); the
+# perf_run SIZE TARGET: one more run of a cachegate TARGET (cg: hits with log warn, cg-info:
+# hits with the access log, cg-bypass: cache off) under perf (DWARF call graphs); the
 # reports are written beside the results, the run is not part of the table
 perf_run() {
-    local size=$1 bytes nkeys conc data=$WORK/perf-$1.data
+    local size=$1 target=$2 bytes nkeys conc name=$1-$2 data
+    data=$WORK/perf-$name.data
     read -r _ bytes nkeys conc <<< "$(size_row "$size")"
-    log "perf: recording cachegate (cg) during one more $size hit run"
-    perf record --no-buildid-cache -F 499 --call-graph dwarf,16384 -p "$PID_cg" -o "$data" -- sleep "$(( ${DURATION%s} + ${WARMUP%s} ))" \
-        >/dev/null 2>"$WORK/logs/perf-$size.log" &
+    log "perf: recording cachegate during one more $size $target run"
+    perf record --no-buildid-cache -F 499 --call-graph dwarf,16384 -p "$(target_pids "$target")" -o "$data" \
+        -- sleep "$(( ${DURATION%s} + ${WARMUP%s} ))" >/dev/null 2>"$WORK/logs/perf-$name.log" &
     local perf_pid=$!
     sleep 0.3
-    measure "$size-perf" cg "$nkeys" "$bytes" "$conc"
-    echo "$LAST_OUT" > "$WORK/perf-$size-run.json"
+    measure "$size-perf" "$target" "$nkeys" "$bytes" "$conc"
+    echo "$LAST_OUT" > "$WORK/perf-$name-run.json"
     wait "$perf_pid" || true
     # self time by symbol, and time including callees (what a call costs with everything under it)
     perf report -i "$data" --no-children --sort dso,symbol --stdio -g none 2>/dev/null \
-        | grep -v '^#' | grep -v '^$' | head -80 > "$WORK/perf-$size-self.txt" || true
+        | grep -v '^#' | grep -v '^$' | head -80 > "$WORK/perf-$name-self.txt" || true
     perf report -i "$data" --children --sort symbol --stdio -g none 2>/dev/null \
-        | grep -v '^#' | grep -v '^$' | head -400 > "$WORK/perf-$size-children.txt" || true
-    echo "perf profile of a $size hit run: $WORK/perf-$size-{self,children}.txt (data $data)"
+        | grep -v '^#' | grep -v '^$' | head -400 > "$WORK/perf-$name-children.txt" || true
+    echo "perf profile of a $size $target run: $WORK/perf-$name-{self,children}.txt (data $data)"
 }
 if [[ ${BENCH_PERF:-0} == 1 ]]; then
     if ! command -v perf >/dev/null; then
         log "perf not installed (apt-get install linux-perf): no profile"
     else
         for name in "${SIZE_NAMES[@]}"; do
-            [[ $name == 1m ]] || perf_run "$name"
+            [[ $name == 1m ]] || perf_run "$name" cg
         done
+        if [[ " ${SIZE_NAMES[*]} " == *" 4k "* ]]; then
+            perf_run 4k cg-info
+            perf_run 4k cg-bypass
+        fi
     fi
 fi
 
