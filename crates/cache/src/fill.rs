@@ -1,7 +1,8 @@
 use std::fs::File;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use bytes::Bytes;
 use tokio::sync::watch;
 
 use crate::{CacheKey, ObjectMeta};
@@ -15,6 +16,31 @@ pub struct Fill {
     started: OnceLock<Started>,
     state: watch::Sender<FillState>,
     discarded: AtomicBool,
+    last_batch: Mutex<Batch>,
+}
+
+/// Chunks written together, from `start` on.
+#[derive(Debug, Default)]
+pub(crate) struct Batch {
+    pub(crate) start: u64,
+    pub(crate) chunks: Vec<Bytes>,
+}
+
+impl Batch {
+    /// The bytes at `offset`, at most `len` of them, if this batch holds that offset.
+    fn slice(&self, offset: u64, len: u64) -> Option<Bytes> {
+        let mut start = self.start;
+        for chunk in &self.chunks {
+            let end = start + chunk.len() as u64;
+            if (start..end).contains(&offset) {
+                let from = usize::try_from(offset - start).ok()?;
+                let to = usize::try_from(end.min(offset.saturating_add(len)) - start).ok()?;
+                return Some(chunk.slice(from..to));
+            }
+            start = end;
+        }
+        None
+    }
 }
 
 /// What is known once the upstream answered.
@@ -44,6 +70,7 @@ impl Fill {
             started: OnceLock::new(),
             state: watch::Sender::new(FillState::Pending),
             discarded: AtomicBool::new(false),
+            last_batch: Mutex::new(Batch::default()),
         }
     }
 
@@ -73,8 +100,17 @@ impl Fill {
         self.started.get()
     }
 
-    pub(crate) fn advance(&self, written: u64) {
+    /// Records that `batch` is in the file, and keeps it: a reader keeping up with the
+    /// writer takes those bytes from memory instead of reading them back.
+    pub(crate) fn advance(&self, batch: Batch) {
+        let written = batch.start + batch.chunks.iter().map(|c| c.len() as u64).sum::<u64>();
+        *self.last_batch.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = batch;
         self.state.send_replace(FillState::Writing(written));
+    }
+
+    /// The bytes at `offset` (at most `len`) if they came with the batch written last.
+    pub(crate) fn recent(&self, offset: u64, len: u64) -> Option<Bytes> {
+        self.last_batch.lock().unwrap_or_else(std::sync::PoisonError::into_inner).slice(offset, len)
     }
 
     pub(crate) fn finish(&self, state: FillState) {
@@ -92,5 +128,20 @@ impl Fill {
 
     pub(crate) fn is_discarded(&self) -> bool {
         self.discarded.load(Ordering::Acquire)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_batch_slices_within_one_chunk() {
+        let batch = Batch { start: 100, chunks: vec![Bytes::from_static(b"abcd"), Bytes::from_static(b"efgh")] };
+        assert_eq!(batch.slice(100, 10).as_deref(), Some(&b"abcd"[..]));
+        assert_eq!(batch.slice(102, 1).as_deref(), Some(&b"c"[..]));
+        assert_eq!(batch.slice(105, 10).as_deref(), Some(&b"fgh"[..]));
+        assert_eq!(batch.slice(99, 10), None);
+        assert_eq!(batch.slice(108, 10), None);
     }
 }

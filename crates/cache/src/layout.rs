@@ -23,13 +23,23 @@ impl Layout {
         &self.dir
     }
 
-    /// A fresh stem for an entry of `id`; the nonce keeps a replacement apart from the
-    /// entry it replaces, whose files are deleted when the index drops it.
-    pub(crate) fn new_stem(&self, id: EntryId, nonce: u64) -> io::Result<PathBuf> {
+    /// Creates the data file of a fresh entry of `id` (as `.data.tmp`) and returns its stem
+    /// with it; the nonce keeps a replacement apart from the entry it replaces, whose files
+    /// are deleted when the index drops it.
+    pub(crate) fn create(&self, id: EntryId, nonce: u64) -> io::Result<(PathBuf, fs::File)> {
         let name = id.to_string();
         let fan_out = self.dir.join(&name[..2]);
-        fs::create_dir_all(&fan_out)?;
-        Ok(fan_out.join(format!("{name}-{nonce:016x}")))
+        let stem = fan_out.join(format!("{name}-{nonce:016x}"));
+        let open = || fs::OpenOptions::new().create_new(true).read(true).write(true).open(tmp(&stem, "data"));
+        // the fan-out directory exists but for the first entry in it: make it only then
+        let file = match open() {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                fs::create_dir_all(&fan_out)?;
+                open()?
+            }
+            opened => opened?,
+        };
+        Ok((stem, file))
     }
 
     /// Makes `record` the description of the complete data file at `stem.data.tmp`:
@@ -43,15 +53,16 @@ impl Layout {
         fs::rename(meta_tmp, stem.with_extension("meta"))
     }
 
-    /// Deletes every file of an entry, complete or not.
+    /// Deletes the files of a complete entry, its record first, so that an interrupted
+    /// removal leaves data without a record, which [`Self::scan`] deletes.
     pub(crate) fn remove(stem: &Path) {
-        for path in [stem.with_extension("meta"), stem.with_extension("data"), tmp(stem, "meta"), tmp(stem, "data")] {
-            match fs::remove_file(&path) {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-                Err(e) => warn!(path = %path.display(), error = %e, "cannot delete cache file"),
-            }
-        }
+        remove_files([stem.with_extension("meta"), stem.with_extension("data")]);
+    }
+
+    /// Deletes every file an entry may have, complete or not (a fill that failed or was
+    /// discarded, a commit that stopped half-way, a record that cannot be read).
+    pub(crate) fn remove_unfinished(stem: &Path) {
+        remove_files([stem.with_extension("meta"), stem.with_extension("data"), tmp(stem, "meta"), tmp(stem, "data")]);
     }
 
     /// Finds the complete entries left by an earlier run and deletes everything else
@@ -79,7 +90,7 @@ impl Layout {
             for stem in stems {
                 match load(&stem) {
                     Some(entry) => entries.push(entry),
-                    None => Self::remove(&stem),
+                    None => Self::remove_unfinished(&stem),
                 }
             }
             for file in fs::read_dir(&fan_out)? {
@@ -90,6 +101,16 @@ impl Layout {
             }
         }
         Ok(entries)
+    }
+}
+
+fn remove_files(paths: impl IntoIterator<Item = PathBuf>) {
+    for path in paths {
+        match fs::remove_file(&path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            Err(e) => warn!(path = %path.display(), error = %e, "cannot delete cache file"),
+        }
     }
 }
 

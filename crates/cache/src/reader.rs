@@ -113,7 +113,10 @@ impl ReadState {
             FillState::Pending | FillState::Failed => return Err(ReadError::FillFailed(next)),
         };
         let len = (available.min(self.end) - next).min(BLOCK_SIZE);
-        Ok(read_at(Arc::clone(&started.file), next, len).await?)
+        match fill.recent(next, len) {
+            Some(bytes) => Ok(bytes),
+            None => Ok(read_at(Arc::clone(&started.file), next, len).await?),
+        }
     }
 }
 

@@ -1,6 +1,6 @@
 use std::collections::HashMap;
-use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::fs::File;
+use std::io::{IoSlice, Write};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -9,17 +9,17 @@ use std::time::Duration;
 use std::ops::Range;
 
 use bytes::Bytes;
-use futures::stream::BoxStream;
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::stream::{BoxStream, Fuse};
+use futures::{FutureExt, Stream, StreamExt, TryStreamExt};
 use globset::{Glob, GlobSet, GlobSetBuilder};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tracing::{info, warn};
 
 use crate::block::{BLOCK_SIZE, BlockHasher};
-use crate::fill::FillState;
+use crate::fill::{Batch, FillState, Started};
 use crate::index::Index;
 use crate::key::EntryId;
-use crate::layout::{Layout, tmp};
+use crate::layout::Layout;
 use crate::meta::{EntryRecord, RECORD_FORMAT, now_ms};
 use crate::reader::{ReadError, Source, read};
 use crate::{CacheConfig, CacheError, CacheKey, Entry, Fill, ObjectMeta};
@@ -231,11 +231,7 @@ impl FillLease {
             return Err(body);
         }
         let nonce = self.store.nonce.fetch_add(1, Ordering::Relaxed);
-        let created = self.store.layout.new_stem(self.id, nonce).and_then(|stem| {
-            let file = OpenOptions::new().create_new(true).read(true).write(true).open(tmp(&stem, "data"))?;
-            Ok((stem, file))
-        });
-        let (stem, file) = match created {
+        let (stem, file) = match self.store.layout.create(self.id, nonce) {
             Ok(created) => created,
             Err(e) => {
                 metrics::counter!("cachegate_cache_errors_total", "kind" => "write").increment(1);
@@ -256,50 +252,67 @@ impl FillLease {
     }
 
     /// Copies `body` into the file and commits the entry; the final state of the fill.
-    async fn write<S, E>(&self, stem: &Path, file: &Arc<File>, mut body: S) -> FillState
+    /// The chunks that arrived while a batch was written go to the file in the next
+    /// trip to the blocking pool, and the last batch and the commit share one.
+    async fn write<S, E>(&self, stem: &Path, file: &Arc<File>, body: S) -> FillState
     where
         S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
         E: std::fmt::Display + Send + 'static,
     {
         let Some(started) = self.fill.started() else { return FillState::Failed };
         let size = started.object.size;
-        let mut hasher = BlockHasher::new();
+        let mut body = body.fuse();
+        let mut hasher = Some(BlockHasher::new());
         let mut written = 0u64;
-        while let Some(chunk) = body.next().await {
-            let chunk = match chunk {
-                Ok(chunk) => chunk,
+        let mut committed = None;
+        while written < size {
+            let chunks = match next_batch(&mut body).await {
+                Ok(chunks) if chunks.is_empty() => break,
+                Ok(chunks) => chunks,
                 Err(e) => return self.fail(stem, &format!("upstream body failed: {e}")),
             };
-            hasher.update(&chunk);
-            let len = chunk.len() as u64;
-            let file = Arc::clone(file);
-            let wrote = tokio::task::spawn_blocking(move || (&*file).write_all(&chunk)).await;
-            if let Err(e) = wrote.map_err(std::io::Error::other).and_then(|r| r) {
-                metrics::counter!("cachegate_cache_errors_total", "kind" => "write").increment(1);
-                return self.fail(stem, &format!("cache write failed: {e}"));
-            }
+            let len: u64 = chunks.iter().map(|c| c.len() as u64).sum();
+            let hashing = hasher.as_mut().expect("hashing until the last batch");
+            chunks.iter().for_each(|chunk| hashing.update(chunk));
+            let record = (written + len == size && !self.fill.is_discarded())
+                .then(|| self.record(started, hasher.take().expect("one last batch").finish()));
+            let (file, commit_stem) = (Arc::clone(file), stem.to_owned());
+            let wrote = tokio::task::spawn_blocking(move || {
+                write_batch(&file, &chunks)?;
+                let committed = record.map(|record| Layout::commit(&commit_stem, &record).map(|()| record));
+                Ok::<_, std::io::Error>((chunks, committed))
+            })
+            .await;
+            let (chunks, commit) = match wrote.map_err(std::io::Error::other).and_then(|r| r) {
+                Ok(wrote) => wrote,
+                Err(e) => {
+                    metrics::counter!("cachegate_cache_errors_total", "kind" => "write").increment(1);
+                    return self.fail(stem, &format!("cache write failed: {e}"));
+                }
+            };
+            self.fill.advance(Batch { start: written, chunks });
             written += len;
-            self.fill.advance(written);
+            committed = commit;
         }
         if written != size {
             return self.fail(stem, &format!("upstream body ended at {written} of {size} bytes"));
         }
-        if self.fill.is_discarded() {
-            Layout::remove(stem);
-            return FillState::Complete;
-        }
-        let record = EntryRecord {
-            format: RECORD_FORMAT,
-            key: self.fill.key.clone(),
-            object: started.object.clone(),
-            stored_at_ms: now_ms(),
-            block_size: BLOCK_SIZE,
-            block_crcs: hasher.finish(),
+        // an empty object has no batch to commit with
+        let committed = match (committed, hasher) {
+            (Some(committed), _) => committed,
+            (None, Some(hasher)) if !self.fill.is_discarded() => {
+                let (record, commit_stem) = (self.record(started, hasher.finish()), stem.to_owned());
+                tokio::task::spawn_blocking(move || Layout::commit(&commit_stem, &record).map(|()| record))
+                    .await
+                    .map_err(std::io::Error::other)
+                    .and_then(|r| r)
+            }
+            (None, _) => {
+                Layout::remove_unfinished(stem);
+                return FillState::Complete;
+            }
         };
-        let commit_stem = stem.to_owned();
-        let committed =
-            tokio::task::spawn_blocking(move || Layout::commit(&commit_stem, &record).map(|()| record)).await;
-        match committed.map_err(std::io::Error::other).and_then(|r| r) {
+        match committed {
             Ok(record) if !self.fill.is_discarded() => {
                 self.store.index.insert(self.id, Arc::new(Entry::new(record, stem.to_owned())));
             }
@@ -307,15 +320,27 @@ impl FillLease {
             Err(e) => {
                 metrics::counter!("cachegate_cache_errors_total", "kind" => "write").increment(1);
                 warn!(error = %e, "cache entry not stored");
-                Layout::remove(stem);
+                Layout::remove_unfinished(stem);
             }
         }
         FillState::Complete
     }
 
+    /// The record of the object this lease fills, with the CRCs of its blocks.
+    fn record(&self, started: &Started, block_crcs: Vec<u32>) -> EntryRecord {
+        EntryRecord {
+            format: RECORD_FORMAT,
+            key: self.fill.key.clone(),
+            object: started.object.clone(),
+            stored_at_ms: now_ms(),
+            block_size: BLOCK_SIZE,
+            block_crcs,
+        }
+    }
+
     fn fail(&self, stem: &Path, reason: &str) -> FillState {
         warn!(bucket = %self.fill.key.bucket, key = %self.fill.key.key, reason, "cache fill dropped");
-        Layout::remove(stem);
+        Layout::remove_unfinished(stem);
         FillState::Failed
     }
 }
@@ -327,6 +352,46 @@ impl Drop for FillLease {
         }
         self.store.release(self.id, &self.fill);
     }
+}
+
+/// Most bytes a fill takes into one batch.
+const WRITE_BATCH: usize = 1 << 20;
+
+/// The next chunks of `body`: the first one awaited, then those already there, up to
+/// [`WRITE_BATCH`] bytes; none at the end of the body.
+async fn next_batch<S, E>(body: &mut Fuse<S>) -> Result<Vec<Bytes>, E>
+where
+    S: Stream<Item = Result<Bytes, E>> + Unpin,
+{
+    let Some(first) = body.next().await.transpose()? else { return Ok(Vec::new()) };
+    let mut len = first.len();
+    let mut chunks = vec![first];
+    while len < WRITE_BATCH {
+        match body.next().now_or_never() {
+            Some(Some(chunk)) => {
+                let chunk = chunk?;
+                len += chunk.len();
+                chunks.push(chunk);
+            }
+            Some(None) | None => break,
+        }
+    }
+    Ok(chunks)
+}
+
+/// Appends `chunks` to `file` with as few system calls as the kernel allows.
+fn write_batch(mut file: &File, chunks: &[Bytes]) -> std::io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> = chunks.iter().map(|c| IoSlice::new(c)).collect();
+    let mut slices = &mut slices[..];
+    while !slices.is_empty() {
+        match file.write_vectored(slices) {
+            Ok(0) => return Err(std::io::ErrorKind::WriteZero.into()),
+            Ok(n) => IoSlice::advance_slices(&mut slices, n),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(())
 }
 
 fn globs(patterns: &[String]) -> Result<GlobSet, CacheError> {
@@ -401,6 +466,20 @@ mod tests {
             let got = collect(Source::Entry(Arc::clone(&entry)), range.clone()).await.unwrap();
             assert_eq!(got, &data[range.start as usize..range.end as usize]);
         }
+    }
+
+    #[tokio::test]
+    async fn a_late_reader_of_a_fill_reads_the_file_then_the_last_batch() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CacheStore::open(&config(dir.path())).unwrap().unwrap();
+        let size = 3 * WRITE_BATCH + 5;
+        let (meta, data) = object(size);
+        let Lookup::Lead(lease) = store.begin(&key("late")) else { panic!("expected to lead the fill") };
+        let fill = lease.start(meta, body(&data)).ok().unwrap();
+        let mut state = fill.subscribe();
+        state.wait_for(|s| *s == FillState::Complete).await.unwrap();
+        assert!(fill.recent(0, 1).is_none(), "the first batch is only in the file by now");
+        assert_eq!(collect(Source::Fill(fill), 0..size as u64).await.unwrap(), data);
     }
 
     #[tokio::test]
