@@ -5,6 +5,7 @@ use aws_sdk_s3::config::{
 };
 use aws_smithy_http_client::tls::{self, TlsContext, TrustStore, rustls_provider::CryptoMode};
 
+use crate::endpoint::FixedEndpoint;
 use crate::passthrough::Passthrough;
 use crate::request_metrics::RequestMetrics;
 use crate::rgw_quirks::RgwQuirks;
@@ -54,7 +55,9 @@ pub fn client_config(config: &UpstreamConfig, retrying: bool) -> Result<aws_sdk_
     let attempts = if retrying { config.max_attempts.max(1) } else { 1 };
     Ok(aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
+        // still needed: the URL reaches the resolver through each request's params, and the fallback builds on it
         .endpoint_url(endpoint)
+        .endpoint_resolver(FixedEndpoint::new(endpoint, &config.region, config.path_style))
         .region(Region::new(config.region.clone()))
         .force_path_style(config.path_style)
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)

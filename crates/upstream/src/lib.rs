@@ -3,6 +3,7 @@
 
 mod client;
 mod config;
+mod endpoint;
 mod error;
 mod passthrough;
 mod readiness;
