@@ -15,16 +15,20 @@
 #        cg-info log level info (one access-log line per request)
 #        cg-miss a cache too small to keep anything: every GET is a miss that fills
 #   4. warms every cache, then for each size runs cachegate-loadgen against each target in
-#      turn (same keys, same concurrency, BENCH_DURATION each after BENCH_WARMUP);
-#   5. prints one table: req/s, MiB/s, p50/p99, server CPU per request, the ratios
-#      cachegate/nginx and cachegate/RGW, the targets met or missed, and cachegate's
-#      peak RSS (VmHWM). Results: $BENCH_DIR/results.jsonl.
+#      turn (same keys, same concurrency, BENCH_DURATION each after BENCH_WARMUP), and
+#      that whole turn BENCH_ROUNDS times, so that a slow or fast spell of the machine
+#      falls on every target alike;
+#   5. prints one table: for each target its median run (req/s, MiB/s, p50/p99, server CPU
+#      per request), the medians of the per-round ratios cachegate/nginx and cachegate/RGW,
+#      the targets met or missed, and cachegate's peak RSS (VmHWM).
+#      Results, every run: $BENCH_DIR/results.jsonl.
 #
 # Exits non-zero only when something failed (a request error, a daemon that did not
 # start); targets that are missed are reported, not fatal.
 #
 # Environment (all optional):
-#   BENCH_DURATION   measured time per run                        [10s]
+#   BENCH_DURATION   measured time per run                        [5s]
+#   BENCH_ROUNDS     turns over all targets per size               [3]
 #   BENCH_WARMUP     load before each measured window             [2s]
 #   BENCH_SIZES      which sizes: any of 4k,1m,64m                 [4k,1m,64m]
 #   BENCH_DIR        work dir (configs, logs, caches, results)    [/tmp/cachegate-bench]
@@ -45,7 +49,8 @@ set -euo pipefail
 # shellcheck source=benches/lib.sh
 . "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-DURATION=${BENCH_DURATION:-10s}
+DURATION=${BENCH_DURATION:-5s}
+ROUNDS=${BENCH_ROUNDS:-3}
 WARMUP=${BENCH_WARMUP:-2s}
 SIZES=${BENCH_SIZES:-4k,1m,64m}
 WORK=${BENCH_DIR:-/tmp/cachegate-bench}
@@ -355,13 +360,13 @@ run_load() {
         log "  $target: foreign processes took ${foreign}% of a core: measuring again"
         wait_quiet 60
     done
-    LAST_OUT=$(jq -c --argjson n "$attempt" '. + {retries: $n}' <<< "$LAST_OUT")
+    LAST_OUT=$(jq -c --argjson n "$attempt" --argjson round "$ROUND" '. + {retries: $n, round: $round}' <<< "$LAST_OUT")
     echo "$LAST_OUT" >> "$RESULTS"
     if [[ $LAST_RC != 0 ]]; then
         FAILED=1
-        log "  $target: ERRORS: $(jq -r '"\(.errors) errors, \(.requests) ok; first: \(.first_error)"' <<< "$LAST_OUT")"
+        log "  $ROUND/$target: ERRORS: $(jq -r '"\(.errors) errors, \(.requests) ok; first: \(.first_error)"' <<< "$LAST_OUT")"
     else
-        log "  $target: $(jq -r '"\(.req_per_s) req/s, \(.mib_per_s) MiB/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, foreign CPU \(.foreign_cpu_s * 100 / .wall_s | round)%"' <<< "$LAST_OUT")"
+        log "  $ROUND/$target: $(jq -r '"\(.req_per_s) req/s, \(.mib_per_s) MiB/s, p50 \(.p50_ms) ms, p99 \(.p99_ms) ms, foreign CPU \(.foreign_cpu_s * 100 / .wall_s | round)%"' <<< "$LAST_OUT")"
     fi
 }
 
@@ -380,8 +385,10 @@ for name in "${SIZE_NAMES[@]}"; do
     for t in nginx cg cg-info; do warm "$t" "$name" "$nkeys" "$bytes"; done
     status=$(curl -s -o /dev/null -D - "http://127.0.0.1:$NGINX_PORT/$BUCKET/obj-$name-0" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-cache-status" {print $2}')
     [[ $status == HIT ]] || log "  warning: nginx answers X-Cache-Status '$status' after warming"
-    for t in rgw nginx cg cg-info cg-bypass cg-miss; do
-        run_load "$name" "$t" "$nkeys" "$bytes" "$conc"
+    for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
+        for t in rgw nginx cg cg-info cg-bypass cg-miss; do
+            run_load "$name" "$t" "$nkeys" "$bytes" "$conc"
+        done
     done
 done
 
@@ -390,27 +397,43 @@ jq -nc --argjson cg "$HWM_CG" --argjson info "$HWM_INFO" --argjson miss "$HWM_MI
     '{check: "rss", cg_vmhwm_kib: $cg, cg_info_vmhwm_kib: $info, cg_miss_vmhwm_kib: $miss}' >> "$RESULTS"
 
 # ------------------------------------------------------------------ table -------
+# jq helpers over all runs: the run with the median req/s of each size and target (in the
+# order they ran), and the median over rounds of a target's req/s divided by another's
+# req/s in the same round
+# shellcheck disable=SC2016  # jq's variables, not the shell's
+MEDIANS='
+  def median: sort | if length == 0 then null elif length % 2 == 1 then .[length / 2 | floor]
+                                     else (.[length / 2 - 1] + .[length / 2]) / 2 end;
+  def median_rows(runs):
+    reduce runs[] as $r ([]; if any(.[]; .size == $r.size and .target == $r.target) then . else . + [$r] end)
+    | map(. as $first | [runs[] | select(.size == $first.size and .target == $first.target)]
+          | sort_by(.req_per_s) | .[(length - 1) / 2 | floor]);
+  def ratio(runs; $size; $target; $base):
+    [runs[] | select(.size == $size and .target == $target) | . as $run
+      | (runs[] | select(.size == $size and .target == $base and .round == $run.round) | .req_per_s) as $b
+      | select($b > 0) | $run.req_per_s / $b] | median // 0;
+'
 echo
 echo "cachegate $REV ($(date -u +%F)); nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'); $(radosgw --version 2>/dev/null | awk '{print "ceph " $3}')"
-echo "cachegate benchmark: $(machine_summary); $DURATION per run after $WARMUP warm-up;" \
+echo "cachegate benchmark: $(machine_summary); $ROUNDS rounds of $DURATION per target after $WARMUP warm-up;" \
      "loadgen: 1 thread, 1 keep-alive connection per worker; background before the runs: ${BACKGROUND}% of a core"
 echo "srv CPU: CPU time of the serving process(es) per request (cachegate; nginx master+workers; radosgw+ceph-osd)."
 echo "loadgen CPU: share of one core used by the load generator during the run; foreign CPU: by processes this"
 echo "script did not start (machine busy time - RGW, nginx, cachegates, loadgen, irq/softirq): should be ~0%."
 echo "upstream GETs/req, cache hits/req: cachegate's own counters over the run (warm-up included)."
-jq -rs '
+echo "Each row is the target's run with the median req/s; ×nginx and ×RGW are the medians of the ratios"
+echo "within each round."
+jq -rs "$MEDIANS"'
   def r2(x): x * 100 | round / 100;
   def name: {"rgw": "RGW direct", "nginx": "nginx proxy_cache", "cg": "cachegate hit, log warn",
              "cg-info": "cachegate hit, log info", "cg-bypass": "cachegate cache off", "cg-miss": "cachegate miss+fill"}[.];
-  [.[] | select(.target)] as $rows
+  [.[] | select(.target)] as $all
   | ["size", "target", "conc", "req/s", "MiB/s", "p50 ms", "p99 ms", "×nginx", "×RGW",
      "srv CPU µs/req", "upstream GETs/req", "cache hits/req", "loadgen CPU", "foreign CPU"],
-    ($rows[] | . as $row
-      | ($rows[] | select(.size == $row.size and .target == "nginx") | .req_per_s) as $nginx
-      | ($rows[] | select(.size == $row.size and .target == "rgw") | .req_per_s) as $rgw
+    (median_rows($all)[]
       | [ .size, (.target | name), .concurrency, .req_per_s, .mib_per_s, .p50_ms, .p99_ms,
-          (if (.target == "cg" or .target == "cg-info") and $nginx > 0 then "\(r2(.req_per_s / $nginx))×" else "" end),
-          (if .target != "rgw" and $rgw > 0 then "\(r2(.req_per_s / $rgw))×" else "" end),
+          (if .target == "cg" or .target == "cg-info" then "\(r2(ratio($all; .size; .target; "nginx")))×" else "" end),
+          (if .target != "rgw" then "\(r2(ratio($all; .size; .target; "rgw")))×" else "" end),
           (if .requests > 0 then (.server_cpu_s * 1e6 / .requests | round) else "-" end),
           (if .upstream_gets != null and .all_requests > 0 then r2(.upstream_gets / .all_requests) else "" end),
           (if .cache_hits != null and .all_requests > 0 then r2(.cache_hits / .all_requests) else "" end),
@@ -420,21 +443,19 @@ jq -rs '
 
 echo
 echo "targets (req/s ratios; at a fixed object size the MiB/s ratios are the same):"
-jq -rs '
+jq -rs "$MEDIANS"'
   def r2(x): x * 100 | round / 100;
   def verdict(ok): if ok then "met" else "MISSED" end;
-  [.[] | select(.target)] as $rows
+  [.[] | select(.target)] as $all
   | (.[] | select(.check == "rss")) as $rss
-  | ($rows | map(.size) | unique) as $sizes
+  | ($all | map(.size) | unique) as $sizes
   | ($sizes[] as $s
-      | ($rows[] | select(.size == $s and .target == "nginx") | .req_per_s) as $n
-      | ($rows[] | select(.size == $s and .target == "rgw") | .req_per_s) as $g
-      | ($rows[] | select(.size == $s and .target == "cg") | .req_per_s) as $h
-      | ($rows[] | select(.size == $s and .target == "cg-info") | .req_per_s) as $i
-      | ($rows[] | select(.size == $s and .target == "cg-miss") | .req_per_s) as $m
-      | ($rows[] | select(.size == $s and .target == "cg-bypass") | .req_per_s) as $b
-      | "  \($s): hit ≥ 1.0× nginx: \(verdict($h >= $n)) (\(r2($h / $n))×; with info logs \(r2($i / $n))×);"
-        + " miss ≥ 0.9× RGW: \(verdict($m >= 0.9 * $g)) (\(r2($m / $g))×; cache off \(r2($b / $g))×)"),
+      | ratio($all; $s; "cg"; "nginx") as $h
+      | ratio($all; $s; "cg-info"; "nginx") as $i
+      | ratio($all; $s; "cg-miss"; "rgw") as $m
+      | ratio($all; $s; "cg-bypass"; "rgw") as $b
+      | "  \($s): hit ≥ 1.0× nginx: \(verdict($h >= 1)) (\(r2($h))×; with info logs \(r2($i))×);"
+        + " miss ≥ 0.9× RGW: \(verdict($m >= 0.9)) (\(r2($m))×; cache off \(r2($b))×)"),
     "  peak RSS (VmHWM) < 150 MiB: \(verdict(([$rss.cg_vmhwm_kib, $rss.cg_info_vmhwm_kib, $rss.cg_miss_vmhwm_kib] | max) < 150 * 1024))"
     + " (cg \($rss.cg_vmhwm_kib / 1024 | round) MiB, cg-info \($rss.cg_info_vmhwm_kib / 1024 | round) MiB,"
     + " cg-miss \($rss.cg_miss_vmhwm_kib / 1024 | round) MiB)"
