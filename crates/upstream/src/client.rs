@@ -37,9 +37,14 @@ pub fn build_client(config: &UpstreamConfig, retrying: bool) -> Result<aws_sdk_s
 /// checksums are only computed where the operation requires them.
 pub fn client_config(config: &UpstreamConfig, retrying: bool) -> Result<aws_sdk_s3::config::Builder, UpstreamError> {
     let endpoint = config.endpoint.trim_end_matches('/');
-    if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {
+    let Some((_, authority_and_path)) =
+        endpoint.split_once("://").filter(|(scheme, _)| matches!(*scheme, "http" | "https"))
+    else {
         return Err(UpstreamError::BadEndpoint(config.endpoint.clone()));
-    }
+    };
+    // the S3 endpoint rules append the bucket to the endpoint's path as it is: a path
+    // prefix needs its trailing slash, or `/s3` and `bucket` make `/s3bucket`
+    let sdk_endpoint = if authority_and_path.contains('/') { format!("{endpoint}/") } else { endpoint.to_owned() };
     let mut trust = TrustStore::default();
     if let Some(path) = &config.ca_bundle {
         let pem = std::fs::read(path).map_err(|source| UpstreamError::CaBundle { path: path.clone(), source })?;
@@ -56,8 +61,8 @@ pub fn client_config(config: &UpstreamConfig, retrying: bool) -> Result<aws_sdk_
     Ok(aws_sdk_s3::Config::builder()
         .behavior_version(BehaviorVersion::latest())
         // still needed: the URL reaches the resolver through each request's params, and the fallback builds on it
-        .endpoint_url(endpoint)
-        .endpoint_resolver(FixedEndpoint::new(endpoint, &config.region, config.path_style))
+        .endpoint_url(&sdk_endpoint)
+        .endpoint_resolver(FixedEndpoint::new(&sdk_endpoint, &config.region, config.path_style))
         .region(Region::new(config.region.clone()))
         .force_path_style(config.path_style)
         .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
@@ -74,7 +79,51 @@ pub fn client_config(config: &UpstreamConfig, retrying: bool) -> Result<aws_sdk_
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
+    use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
+    use aws_sdk_s3::error::BoxError;
+
     use super::*;
+
+    /// Keeps the URI of the request it stops before it is sent.
+    #[derive(Debug, Clone, Default)]
+    struct CaptureUri(Arc<Mutex<Option<String>>>);
+
+    impl Intercept for CaptureUri {
+        fn name(&self) -> &'static str {
+            "CaptureUri"
+        }
+
+        fn read_before_transmit(
+            &self,
+            context: &BeforeTransmitInterceptorContextRef<'_>,
+            _runtime: &RuntimeComponents,
+            _cfg: &mut ConfigBag,
+        ) -> Result<(), BoxError> {
+            *self.0.lock().unwrap() = Some(context.request().uri().to_owned());
+            Err("stopped by the test".into())
+        }
+    }
+
+    #[tokio::test]
+    async fn an_endpoint_path_prefix_stays_a_path_segment() {
+        for (endpoint, expected) in [
+            ("http://rgw:7480", "http://rgw:7480/bucket/a/key?x-id=GetObject"),
+            ("http://rgw:7480/", "http://rgw:7480/bucket/a/key?x-id=GetObject"),
+            ("http://rgw:7480/s3", "http://rgw:7480/s3/bucket/a/key?x-id=GetObject"),
+            ("http://rgw:7480/s3/", "http://rgw:7480/s3/bucket/a/key?x-id=GetObject"),
+        ] {
+            let config = UpstreamConfig { endpoint: endpoint.into(), ..UpstreamConfig::default() };
+            let capture = CaptureUri::default();
+            let sdk_config =
+                client_config(&config, false).unwrap().allow_no_auth().interceptor(capture.clone()).build();
+            let client = aws_sdk_s3::Client::from_conf(sdk_config);
+            assert!(client.get_object().bucket("bucket").key("a/key").send().await.is_err());
+            assert_eq!(capture.0.lock().unwrap().as_deref(), Some(expected), "{endpoint}");
+        }
+    }
 
     #[test]
     fn rejects_endpoint_without_scheme() {
