@@ -4,6 +4,7 @@ mod admin;
 mod cli;
 mod config;
 mod fetch;
+mod log_writer;
 mod publish;
 mod serve;
 mod snapshot_cli;

@@ -1,28 +1,31 @@
-use std::io::BufWriter;
-
-use tracing_appender::non_blocking::{NonBlockingBuilder, WorkerGuard};
 use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::{LogConfig, LogFormat};
+use crate::log_writer::{BatchedWriter, FlushGuard};
 
 /// Installs the global log subscriber: text or JSON lines on stderr.
 pub fn init(log: &LogConfig) {
     install(log, std::io::stderr);
 }
 
-/// [`init`] for the gateway, which logs a line per request at `info`: a thread of its own
-/// writes the lines to stderr, a batch per system call, so that no request waits on a
-/// write. No line is dropped: with 128k lines waiting, logging waits for the writer, as a
-/// direct write to a full pipe would. The returned guard writes what is left when
-/// dropped: keep it until the process ends.
-pub fn init_gateway(log: &LogConfig) -> WorkerGuard {
-    let (writer, guard) = NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("cachegate-log")
-        .finish(BufWriter::new(std::io::stderr()));
-    install(log, writer);
-    guard
+/// [`init`] for the gateway, which logs a line per request at `info`: the lines gather in
+/// memory and a thread of their own writes them to stderr in batches (see
+/// [`BatchedWriter`]). The returned guard writes what is left when dropped: keep it until
+/// the process ends. Without that thread (it could not be started) lines go straight to
+/// stderr.
+pub fn init_gateway(log: &LogConfig) -> Option<FlushGuard> {
+    match BatchedWriter::start(std::io::stderr()) {
+        Ok((writer, guard)) => {
+            install(log, writer);
+            Some(guard)
+        }
+        Err(e) => {
+            install(log, std::io::stderr);
+            tracing::warn!(error = %e, "cannot start the log writer thread: writing log lines directly");
+            None
+        }
+    }
 }
 
 fn install<W>(log: &LogConfig, writer: W)
