@@ -41,7 +41,8 @@
 #   BENCH_NO_BUILD=1 use target/release as it is ($CARGO_TARGET_DIR/release if set)
 #   BENCH_KEEP=1     leave RGW, nginx and cachegate running (prints how to stop them)
 #   BENCH_PERF=1     afterwards, perf-record cachegate during one more 4 KiB and 64 MiB hit
-#                    run, a 4 KiB hit run with the access log and a 4 KiB cache-off run
+#                    run, a 4 KiB hit run with the access log, a 4 KiB cache-off run and a
+#                    4 KiB miss run
 #                    ($BENCH_DIR/perf-SIZE-TARGET-*.txt; not part of the table)
 #   BENCH_QUIET_WAIT seconds to wait for the machine to be idle before measuring    [0]
 #   BENCH_RETRIES    runs measured again when foreign processes took > 15% of a core [2]
@@ -464,8 +465,8 @@ echo "raw results: $RESULTS"
 
 # ---------------------------------------------------------------- profile -------
 # perf_run SIZE TARGET: one more run of a cachegate TARGET (cg: hits with log warn, cg-info:
-# hits with the access log, cg-bypass: cache off) under perf (DWARF call graphs); the
-# reports are written beside the results, the run is not part of the table
+# hits with the access log, cg-bypass: cache off, cg-miss: misses) under perf (DWARF call
+# graphs); the reports are written beside the results, the run is not part of the table
 perf_run() {
     local size=$1 target=$2 bytes nkeys conc name=$1-$2 data
     data=$WORK/perf-$name.data
@@ -495,6 +496,7 @@ if [[ ${BENCH_PERF:-0} == 1 ]]; then
         if [[ " ${SIZE_NAMES[*]} " == *" 4k "* ]]; then
             perf_run 4k cg-info
             perf_run 4k cg-bypass
+            perf_run 4k cg-miss
         fi
     fi
 fi
