@@ -235,17 +235,7 @@ mod tests {
     #[test]
     fn a_get_objects_future_is_small_to_move() {
         let gateway = Gateway { cache: None };
-        let req = S3Request {
-            input: GetObjectInput::default(),
-            method: http::Method::GET,
-            uri: http::Uri::from_static("/b/k"),
-            headers: http::HeaderMap::new(),
-            extensions: http::Extensions::new(),
-            credentials: None,
-            region: None,
-            service: None,
-            trailing_headers: None,
-        };
+        let req = crate::upstream::internal_request(GetObjectInput::default());
         // every request, hits included, builds and moves this future (17 KiB when the
         // operation's own future sat inline in it)
         let future = gateway.get_object(req);

@@ -78,33 +78,46 @@ pub fn client_config(config: &UpstreamConfig, retrying: bool) -> Result<aws_sdk_
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::sync::{Arc, Mutex};
 
+    use aws_sdk_s3::config::endpoint::Params;
     use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
     use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
     use aws_sdk_s3::error::BoxError;
+    use aws_smithy_runtime_api::client::endpoint::EndpointResolverParams;
 
     use super::*;
 
-    /// Keeps the URI of the request it stops before it is sent.
+    /// Keeps the endpoint params and URI of the request it stops before it is sent.
     #[derive(Debug, Clone, Default)]
-    struct CaptureUri(Arc<Mutex<Option<String>>>);
+    struct StopBeforeSending(Arc<Mutex<Option<(Params, String)>>>);
 
-    impl Intercept for CaptureUri {
+    impl Intercept for StopBeforeSending {
         fn name(&self) -> &'static str {
-            "CaptureUri"
+            "StopBeforeSending"
         }
 
         fn read_before_transmit(
             &self,
             context: &BeforeTransmitInterceptorContextRef<'_>,
             _runtime: &RuntimeComponents,
-            _cfg: &mut ConfigBag,
+            cfg: &mut ConfigBag,
         ) -> Result<(), BoxError> {
-            *self.0.lock().unwrap() = Some(context.request().uri().to_owned());
+            let params = cfg.load::<EndpointResolverParams>().and_then(|p| p.get::<Params>()).cloned();
+            *self.0.lock().unwrap() = params.map(|params| (params, context.request().uri().to_owned()));
             Err("stopped by the test".into())
         }
+    }
+
+    /// The endpoint params and URI of a GetObject of `bucket/a/key` by a client of
+    /// `config`, stopped before it leaves.
+    pub(crate) async fn unsent_get_object(config: &UpstreamConfig) -> (Params, String) {
+        let stop = StopBeforeSending::default();
+        let sdk_config = client_config(config, false).unwrap().allow_no_auth().interceptor(stop.clone()).build();
+        let client = aws_sdk_s3::Client::from_conf(sdk_config);
+        assert!(client.get_object().bucket("bucket").key("a/key").send().await.is_err());
+        stop.0.lock().unwrap().take().expect("request stopped before sending")
     }
 
     #[tokio::test]
@@ -116,12 +129,8 @@ mod tests {
             ("http://rgw:7480/s3/", "http://rgw:7480/s3/bucket/a/key?x-id=GetObject"),
         ] {
             let config = UpstreamConfig { endpoint: endpoint.into(), ..UpstreamConfig::default() };
-            let capture = CaptureUri::default();
-            let sdk_config =
-                client_config(&config, false).unwrap().allow_no_auth().interceptor(capture.clone()).build();
-            let client = aws_sdk_s3::Client::from_conf(sdk_config);
-            assert!(client.get_object().bucket("bucket").key("a/key").send().await.is_err());
-            assert_eq!(capture.0.lock().unwrap().as_deref(), Some(expected), "{endpoint}");
+            let (_, uri) = unsent_get_object(&config).await;
+            assert_eq!(uri, expected, "{endpoint}");
         }
     }
 

@@ -125,16 +125,9 @@ fn same_client(a: &Params, b: &Params) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::{Arc, Mutex};
-
-    use aws_sdk_s3::config::interceptors::BeforeTransmitInterceptorContextRef;
-    use aws_sdk_s3::config::{ConfigBag, Intercept, RuntimeComponents};
-    use aws_sdk_s3::error::BoxError;
-    use aws_smithy_runtime_api::client::endpoint::EndpointResolverParams;
-
     use super::*;
     use crate::UpstreamConfig;
-    use crate::client::client_config;
+    use crate::client::tests::unsent_get_object;
 
     /// With and without port, path and trailing slash; IP hosts get path style even in virtual-host mode.
     const ENDPOINTS: [&str; 6] = [
@@ -222,37 +215,12 @@ mod tests {
         }
     }
 
-    /// Keeps the endpoint params of the request it stops before it is sent.
-    #[derive(Debug, Clone, Default)]
-    struct CaptureParams(Arc<Mutex<Option<Params>>>);
-
-    impl Intercept for CaptureParams {
-        fn name(&self) -> &'static str {
-            "CaptureParams"
-        }
-
-        fn read_before_attempt(
-            &self,
-            _context: &BeforeTransmitInterceptorContextRef<'_>,
-            _runtime: &RuntimeComponents,
-            cfg: &mut ConfigBag,
-        ) -> Result<(), BoxError> {
-            *self.0.lock().unwrap() = cfg.load::<EndpointResolverParams>().and_then(|p| p.get::<Params>()).cloned();
-            Err("stopped by the test".into())
-        }
-    }
-
     /// Guards the speed-up itself: a mismatch between our base params and the SDK's would delegate everything.
     #[tokio::test]
     async fn client_requests_take_the_fast_path() {
         for path_style in [true, false] {
             let config = UpstreamConfig { path_style, ..UpstreamConfig::default() };
-            let capture = CaptureParams::default();
-            let sdk_config =
-                client_config(&config, false).unwrap().allow_no_auth().interceptor(capture.clone()).build();
-            let client = aws_sdk_s3::Client::from_conf(sdk_config);
-            assert!(client.get_object().bucket("bucket").key("a/key").send().await.is_err());
-            let params = capture.0.lock().unwrap().take().expect("params captured");
+            let (params, _) = unsent_get_object(&config).await;
             let ours = FixedEndpoint::new(&config.endpoint, &config.region, path_style);
             assert!(ours.fixed(&params).is_some(), "{params:?}");
         }
