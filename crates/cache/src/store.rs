@@ -262,20 +262,23 @@ impl FillLease {
         let Some(started) = self.fill.started() else { return FillState::Failed };
         let size = started.object.size;
         let mut body = body.fuse();
-        let mut hasher = Some(BlockHasher::new());
+        let mut hasher = BlockHasher::new();
         let mut written = 0u64;
         let mut committed = None;
-        while written < size {
+        loop {
             let chunks = match next_batch(&mut body).await {
-                Ok(chunks) if chunks.is_empty() => break,
                 Ok(chunks) => chunks,
                 Err(e) => return self.fail(stem, &format!("upstream body failed: {e}")),
             };
+            // the end of the body; an empty object still goes once round, to be committed
+            if chunks.is_empty() && written != size {
+                break;
+            }
             let len: u64 = chunks.iter().map(|c| c.len() as u64).sum();
-            let hashing = hasher.as_mut().expect("hashing until the last batch");
-            chunks.iter().for_each(|chunk| hashing.update(chunk));
-            let record = (written + len == size && !self.fill.is_discarded())
-                .then(|| self.record(started, hasher.take().expect("one last batch").finish()));
+            chunks.iter().for_each(|chunk| hasher.update(chunk));
+            let last = written + len == size;
+            let record = (last && !self.fill.is_discarded())
+                .then(|| self.record(started, std::mem::replace(&mut hasher, BlockHasher::new()).finish()));
             let (file, commit_stem) = (Arc::clone(file), stem.to_owned());
             let wrote = tokio::task::spawn_blocking(move || {
                 write_batch(&file, &chunks)?;
@@ -292,25 +295,18 @@ impl FillLease {
             };
             self.fill.advance(Batch { start: written, chunks });
             written += len;
-            committed = commit;
+            if last {
+                committed = commit;
+                break;
+            }
         }
         if written != size {
             return self.fail(stem, &format!("upstream body ended at {written} of {size} bytes"));
         }
-        // an empty object has no batch to commit with
-        let committed = match (committed, hasher) {
-            (Some(committed), _) => committed,
-            (None, Some(hasher)) if !self.fill.is_discarded() => {
-                let (record, commit_stem) = (self.record(started, hasher.finish()), stem.to_owned());
-                tokio::task::spawn_blocking(move || Layout::commit(&commit_stem, &record).map(|()| record))
-                    .await
-                    .map_err(std::io::Error::other)
-                    .and_then(|r| r)
-            }
-            (None, _) => {
-                Layout::remove_unfinished(stem);
-                return FillState::Complete;
-            }
+        // discarded before its last batch: never committed
+        let Some(committed) = committed else {
+            Layout::remove_unfinished(stem);
+            return FillState::Complete;
         };
         match committed {
             Ok(record) if !self.fill.is_discarded() => {
@@ -466,6 +462,16 @@ mod tests {
             let got = collect(Source::Entry(Arc::clone(&entry)), range.clone()).await.unwrap();
             assert_eq!(got, &data[range.start as usize..range.end as usize]);
         }
+    }
+
+    #[tokio::test]
+    async fn an_empty_object_is_stored_and_hit() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = CacheStore::open(&config(dir.path())).unwrap().unwrap();
+        fill_and_wait(&store, "empty", 0).await;
+        let Lookup::Hit(entry) = store.begin(&key("empty")) else { panic!("expected a hit") };
+        assert_eq!(entry.object().size, 0);
+        assert_eq!(std::fs::metadata(entry.data_path()).unwrap().len(), 0);
     }
 
     #[tokio::test]
