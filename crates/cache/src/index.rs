@@ -12,7 +12,7 @@ use crate::meta::Entry;
 const WEIGHT_UNIT: u64 = 4096;
 
 /// The in-memory index of complete entries, bounded by their bytes; an entry leaving
-/// it (evicted, invalidated or replaced) takes its files with it.
+/// it (evicted, invalidated or replaced) takes its file with it.
 pub(crate) struct Index {
     entries: Cache<EntryId, Arc<Entry>>,
     totals: Arc<Totals>,
@@ -46,7 +46,7 @@ impl Index {
                 on_removal.bytes.fetch_sub(entry.object().size, Ordering::Relaxed);
                 on_removal.objects.fetch_sub(1, Ordering::Relaxed);
                 on_removal.publish();
-                Layout::remove(&entry.stem);
+                Layout::remove(entry.path());
             })
             .build();
         Self { entries, totals }

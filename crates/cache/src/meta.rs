@@ -1,5 +1,5 @@
 use std::collections::BTreeMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -38,7 +38,7 @@ pub struct ObjectMeta {
     pub storage_class: Option<String>,
 }
 
-/// The record written beside a data file.
+/// The record that follows an object's bytes in its entry file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub(crate) struct EntryRecord {
     pub(crate) format: u32,
@@ -50,14 +50,14 @@ pub(crate) struct EntryRecord {
 }
 
 /// Version of [`EntryRecord`]'s layout; records of another version are discarded on start.
-pub(crate) const RECORD_FORMAT: u32 = 1;
+pub(crate) const RECORD_FORMAT: u32 = 2;
 
 /// A complete cache entry.
 #[derive(Debug)]
 pub struct Entry {
     pub(crate) record: EntryRecord,
-    /// Path of the entry's files without their extension.
-    pub(crate) stem: PathBuf,
+    /// The entry's file.
+    path: PathBuf,
     /// Unique among the entries of this process: an entry replacing another never shares its
     /// memory-tier slot.
     pub(crate) serial: u64,
@@ -66,10 +66,10 @@ pub struct Entry {
 }
 
 impl Entry {
-    pub(crate) fn new(record: EntryRecord, stem: PathBuf) -> Self {
+    pub(crate) fn new(record: EntryRecord, path: PathBuf) -> Self {
         static NEXT_SERIAL: AtomicU64 = AtomicU64::new(0);
         let validated_ms = AtomicU64::new(record.stored_at_ms);
-        Self { record, stem, serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed), validated_ms }
+        Self { record, path, serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed), validated_ms }
     }
 
     /// The cached object's metadata.
@@ -93,8 +93,9 @@ impl Entry {
         self.validated_ms.store(now_ms(), Ordering::Relaxed);
     }
 
-    pub(crate) fn data_path(&self) -> PathBuf {
-        self.stem.with_extension("data")
+    /// The file holding the object's bytes (from offset 0) and then its record.
+    pub(crate) fn path(&self) -> &Path {
+        &self.path
     }
 }
 

@@ -73,7 +73,7 @@ impl ReadState {
         let block_start = block * BLOCK_SIZE;
         let block_len = BLOCK_SIZE.min(size - block_start);
         // one trip to the blocking pool per block: the first one also opens the file
-        let (file, path, buf) = (self.file.clone(), entry.data_path(), block_buffer(block_len)?);
+        let (file, path, buf) = (self.file.clone(), entry.path().to_owned(), block_buffer(block_len)?);
         let (file, data) = tokio::task::spawn_blocking(move || {
             let file = match file {
                 Some(file) => file,

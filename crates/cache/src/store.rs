@@ -231,7 +231,7 @@ impl FillLease {
             return Err(body);
         }
         let nonce = self.store.nonce.fetch_add(1, Ordering::Relaxed);
-        let (stem, file) = match self.store.layout.create(self.id, nonce) {
+        let (path, file) = match self.store.layout.create(self.id, nonce) {
             Ok(created) => created,
             Err(e) => {
                 metrics::counter!("cachegate_cache_errors_total", "kind" => "write").increment(1);
@@ -244,17 +244,18 @@ impl FillLease {
         let fill = Arc::clone(&self.fill);
         let permit = self.permit.take();
         tokio::spawn(async move {
-            let state = self.write(&stem, &file, body).await;
+            let state = self.write(&path, &file, body).await;
             self.fill.finish(state);
             drop(permit);
         });
         Ok(fill)
     }
 
-    /// Copies `body` into the file and commits the entry; the final state of the fill.
-    /// The chunks that arrived while a batch was written go to the file in the next
-    /// trip to the blocking pool, and the last batch and the commit share one.
-    async fn write<S, E>(&self, stem: &Path, file: &Arc<File>, body: S) -> FillState
+    /// Copies `body` into the file and commits the entry at `path`; the final state of the
+    /// fill. The chunks that arrived while a batch was written go to the file in the next
+    /// trip to the blocking pool; the last batch goes with the record, in one write, and
+    /// the commit shares that trip.
+    async fn write<S, E>(&self, path: &Path, file: &Arc<File>, body: S) -> FillState
     where
         S: Stream<Item = Result<Bytes, E>> + Send + Unpin + 'static,
         E: std::fmt::Display + Send + 'static,
@@ -268,7 +269,7 @@ impl FillLease {
         loop {
             let chunks = match next_batch(&mut body).await {
                 Ok(chunks) => chunks,
-                Err(e) => return self.fail(stem, &format!("upstream body failed: {e}")),
+                Err(e) => return self.fail(path, &format!("upstream body failed: {e}")),
             };
             // the end of the body; an empty object still goes once round, to be committed
             if chunks.is_empty() && written != size {
@@ -279,10 +280,11 @@ impl FillLease {
             let last = written + len == size;
             let record = (last && !self.fill.is_discarded())
                 .then(|| self.record(started, std::mem::replace(&mut hasher, BlockHasher::new()).finish()));
-            let (file, commit_stem) = (Arc::clone(file), stem.to_owned());
+            let (file, commit_path) = (Arc::clone(file), path.to_owned());
             let wrote = tokio::task::spawn_blocking(move || {
-                write_batch(&file, &chunks)?;
-                let committed = record.map(|record| Layout::commit(&commit_stem, &record).map(|()| record));
+                let trailer = record.as_ref().map(Layout::trailer).transpose()?;
+                write_batch(&file, &chunks, trailer.as_deref().unwrap_or_default())?;
+                let committed = record.map(|record| Layout::commit(&commit_path).map(|()| record));
                 Ok::<_, std::io::Error>((chunks, committed))
             })
             .await;
@@ -290,7 +292,7 @@ impl FillLease {
                 Ok(wrote) => wrote,
                 Err(e) => {
                     metrics::counter!("cachegate_cache_errors_total", "kind" => "write").increment(1);
-                    return self.fail(stem, &format!("cache write failed: {e}"));
+                    return self.fail(path, &format!("cache write failed: {e}"));
                 }
             };
             self.fill.advance(Batch { start: written, chunks });
@@ -301,22 +303,22 @@ impl FillLease {
             }
         }
         if written != size {
-            return self.fail(stem, &format!("upstream body ended at {written} of {size} bytes"));
+            return self.fail(path, &format!("upstream body ended at {written} of {size} bytes"));
         }
         // discarded before its last batch: never committed
         let Some(committed) = committed else {
-            Layout::remove_unfinished(stem);
+            Layout::remove_unfinished(path);
             return FillState::Complete;
         };
         match committed {
             Ok(record) if !self.fill.is_discarded() => {
-                self.store.index.insert(self.id, Arc::new(Entry::new(record, stem.to_owned())));
+                self.store.index.insert(self.id, Arc::new(Entry::new(record, path.to_owned())));
             }
-            Ok(_) => Layout::remove(stem),
+            Ok(_) => Layout::remove(path),
             Err(e) => {
                 metrics::counter!("cachegate_cache_errors_total", "kind" => "write").increment(1);
                 warn!(error = %e, "cache entry not stored");
-                Layout::remove_unfinished(stem);
+                Layout::remove_unfinished(path);
             }
         }
         FillState::Complete
@@ -334,9 +336,9 @@ impl FillLease {
         }
     }
 
-    fn fail(&self, stem: &Path, reason: &str) -> FillState {
+    fn fail(&self, path: &Path, reason: &str) -> FillState {
         warn!(bucket = %self.fill.key.bucket, key = %self.fill.key.key, reason, "cache fill dropped");
-        Layout::remove_unfinished(stem);
+        Layout::remove_unfinished(path);
         FillState::Failed
     }
 }
@@ -375,9 +377,10 @@ where
     Ok(chunks)
 }
 
-/// Appends `chunks` to `file` with as few system calls as the kernel allows.
-fn write_batch(mut file: &File, chunks: &[Bytes]) -> std::io::Result<()> {
-    let mut slices: Vec<IoSlice<'_>> = chunks.iter().map(|c| IoSlice::new(c)).collect();
+/// Appends `chunks`, then `trailer`, to `file` with as few system calls as the kernel allows.
+fn write_batch(mut file: &File, chunks: &[Bytes], trailer: &[u8]) -> std::io::Result<()> {
+    let mut slices: Vec<IoSlice<'_>> =
+        chunks.iter().map(|c| IoSlice::new(c)).chain([IoSlice::new(trailer)]).filter(|s| !s.is_empty()).collect();
     let mut slices = &mut slices[..];
     while !slices.is_empty() {
         match file.write_vectored(slices) {
@@ -471,7 +474,8 @@ mod tests {
         fill_and_wait(&store, "empty", 0).await;
         let Lookup::Hit(entry) = store.begin(&key("empty")) else { panic!("expected a hit") };
         assert_eq!(entry.object().size, 0);
-        assert_eq!(std::fs::metadata(entry.data_path()).unwrap().len(), 0);
+        let read: Vec<Bytes> = store.read_entry(&entry, 0..0).try_collect().await.unwrap();
+        assert!(read.concat().is_empty());
     }
 
     #[tokio::test]
@@ -496,7 +500,7 @@ mod tests {
         let entry = store.get(&key("small")).unwrap();
         let first: Vec<Bytes> = store.read_entry(&entry, 10..20).try_collect().await.unwrap();
         assert_eq!(first.concat(), &data[10..20]);
-        std::fs::remove_file(entry.data_path()).unwrap();
+        std::fs::remove_file(entry.path()).unwrap();
         let again: Vec<Bytes> = store.read_entry(&entry, 0..4096).try_collect().await.unwrap();
         assert_eq!(again.concat(), data, "the second read must not touch the disk");
     }
@@ -519,7 +523,7 @@ mod tests {
         let store = CacheStore::open(&config(dir.path())).unwrap().unwrap();
         fill_and_wait(&store, "k", 1000).await;
         let entry = store.get(&key("k")).unwrap();
-        let path = entry.data_path();
+        let path = entry.path();
         let mut bytes = std::fs::read(&path).unwrap();
         bytes[500] ^= 1;
         std::fs::write(&path, bytes).unwrap();
@@ -540,8 +544,8 @@ mod tests {
         }
         let stray = dir.path().join("ab");
         std::fs::create_dir_all(&stray).unwrap();
-        std::fs::write(stray.join("x.data.tmp"), b"partial").unwrap();
-        std::fs::write(stray.join("y.data"), b"no record").unwrap();
+        std::fs::write(stray.join("x.entry.tmp"), b"partial").unwrap();
+        std::fs::write(stray.join("y.entry"), b"no record").unwrap();
         let store = CacheStore::open(&config(dir.path())).unwrap().unwrap();
         assert!(store.get(&key("kept")).is_some());
         assert_eq!(std::fs::read_dir(&stray).unwrap().count(), 0);

@@ -150,7 +150,7 @@ async fn a_flipped_byte_on_disk_is_never_served() {
     let data = pattern(2 << 20, 6);
     put(&s3, &bucket, "c", &data).await;
     until_hit(&s3, &bucket, "c").await;
-    let file = data_files(dir.path()).pop().expect("a cached data file");
+    let file = entry_files(dir.path()).pop().expect("a cached entry file");
     let mut bytes = std::fs::read(&file).unwrap();
     bytes[1234] ^= 0x40;
     std::fs::write(&file, bytes).unwrap();
@@ -205,7 +205,7 @@ async fn an_unusable_cache_directory_never_fails_a_request() {
     assert!(gateway.metric("cachegate_cache_errors_total{kind=\"write\"}") >= 1.0);
 }
 
-/// The cached objects' data files under the cache directory `dir`.
-fn data_files(dir: &Path) -> Vec<std::path::PathBuf> {
-    walk(dir).into_iter().filter(|path| path.extension().is_some_and(|e| e == "data")).collect()
+/// The cached objects' entry files under the cache directory `dir`.
+fn entry_files(dir: &Path) -> Vec<std::path::PathBuf> {
+    walk(dir).into_iter().filter(|path| path.extension().is_some_and(|e| e == "entry")).collect()
 }
