@@ -524,9 +524,9 @@ mod tests {
         fill_and_wait(&store, "k", 1000).await;
         let entry = store.get(&key("k")).unwrap();
         let path = entry.path();
-        let mut bytes = std::fs::read(&path).unwrap();
+        let mut bytes = std::fs::read(path).unwrap();
         bytes[500] ^= 1;
-        std::fs::write(&path, bytes).unwrap();
+        std::fs::write(path, bytes).unwrap();
         assert!(matches!(
             collect(Source::Entry(Arc::clone(&entry)), 0..1000).await,
             Err(ReadError::Corrupt { block: 0 })
