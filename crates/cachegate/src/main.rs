@@ -4,6 +4,7 @@ mod admin;
 mod cli;
 mod config;
 mod fetch;
+mod json_log;
 mod log_writer;
 mod publish;
 mod serve;

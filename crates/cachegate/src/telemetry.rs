@@ -2,6 +2,7 @@ use tracing_subscriber::EnvFilter;
 use tracing_subscriber::fmt::MakeWriter;
 
 use crate::config::{LogConfig, LogFormat};
+use crate::json_log::{JsonLines, JsonSpanFields};
 use crate::log_writer::{BatchedWriter, FlushGuard};
 
 /// Installs the global log subscriber: text or JSON lines on stderr.
@@ -36,6 +37,6 @@ where
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(writer);
     match log.format {
         LogFormat::Text => builder.init(),
-        LogFormat::Json => builder.json().flatten_event(true).with_current_span(true).with_span_list(false).init(),
+        LogFormat::Json => builder.fmt_fields(JsonSpanFields).event_format(JsonLines).init(),
     }
 }

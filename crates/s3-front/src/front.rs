@@ -103,7 +103,7 @@ impl FrontService {
         let (mut parts, body) = request.into_parts();
         parts.extensions.insert(Arc::clone(&context));
         let record = AccessRecord::start(Arc::clone(&context), &parts.method, &parts.uri, &parts.headers);
-        let span = tracing::info_span!("request", id = %context.id);
+        let span = tracing::info_span!("request", id = context.id.as_str());
         let slash_variant = SlashVariant::of(&parts);
         let extensions = slash_variant.as_ref().map(|_| parts.extensions.clone());
         let request = http::Request::from_parts(parts, Body::from(body));

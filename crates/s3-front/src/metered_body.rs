@@ -102,11 +102,13 @@ impl Drop for AccessRecord {
         let seconds = self.started.elapsed().as_secs_f64();
         info!(
             target: "cachegate::access",
-            request_id = %self.context.id,
-            method = %self.method,
-            path = %self.path,
-            operation = %self.context.operation(),
-            tenant = %self.context.tenant(),
+            // as `&str`, not `%` (Display): the JSON formatter writes a string in one piece,
+            // a Display value a fragment at a time through an escaping adapter
+            request_id = self.context.id.as_str(),
+            method = self.method.as_str(),
+            path = self.path.as_str(),
+            operation = self.context.operation(),
+            tenant = self.context.tenant(),
             status = self.status,
             bytes_in = self.bytes_in,
             bytes_out = self.bytes_out,
