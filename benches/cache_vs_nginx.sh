@@ -44,6 +44,10 @@
 #                    run, a 4 KiB hit run with the access log, a 4 KiB cache-off run and a
 #                    4 KiB miss run
 #                    ($BENCH_DIR/perf-SIZE-TARGET-*.txt; not part of the table)
+#   BENCH_CALLGRIND=1 afterwards, count the instructions cachegate spends per 4 KiB hit, at
+#                    log level warn and info, under valgrind's callgrind: repeatable where
+#                    timings are not (SHA-256 runs without the CPU's SHA instructions there,
+#                    so signature checks weigh more than on the real CPU)
 #   BENCH_QUIET_WAIT seconds to wait for the machine to be idle before measuring    [0]
 #   BENCH_RETRIES    runs measured again when foreign processes took > 15% of a core [2]
 set -euo pipefail
@@ -498,6 +502,52 @@ if [[ ${BENCH_PERF:-0} == 1 ]]; then
             perf_run 4k cg-bypass
             perf_run 4k cg-miss
         fi
+    fi
+fi
+
+# ------------------------------------------------------------- instructions ----
+# callgrind_hits TARGET: a copy of cachegate TARGET (cg or cg-info) under callgrind on a port
+# of its own; its counters are zeroed once its cache and memory tier hold 64 keys, then they
+# count 50 rounds of GETs of those keys (8 workers): instructions per hit, whatever else
+# the machine does
+callgrind_hits() {
+    local target=$1 port=$((BASE + 20)) conf=$WORK/callgrind-$1.toml out=$WORK/callgrind-$1.out pid total
+    sed -e "s/^listen = .*/listen = \"127.0.0.1:$port\"/" -e "s/^admin_listen = .*/admin_listen = \"127.0.0.1:$((port + 1))\"/" \
+        -e "s|^dir = .*|dir = \"$WORK/callgrind-cache\"|" "$WORK/$target.toml" > "$conf"
+    rm -rf "$WORK/callgrind-cache" "$out" "$out".*
+    valgrind --tool=callgrind --callgrind-out-file="$out" "$CACHEGATE" serve --config "$conf" \
+        >/dev/null 2>"$WORK/logs/callgrind-$target.log" </dev/null &
+    pid=$!
+    PIDS+=("$pid")
+    local deadline=$((SECONDS + 120))
+    until [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((port + 1))/readyz") == 200 ]]; do
+        kill -0 "$pid" 2>/dev/null || die "callgrind $target exited: $(tail -3 "$WORK/logs/callgrind-$target.log")"
+        (( SECONDS < deadline )) || die "callgrind $target not ready within 120 s"
+        sleep 0.5
+    done
+    local once=("$LOADGEN" --endpoint "http://127.0.0.1:$port" --access-key "$HIT_KEY" --secret-key "$HIT_SECRET"
+                --bucket "$BUCKET" --prefix obj-4k- --count 64 --expect-bytes 4096 --concurrency 8 --once)
+    # the first round fills the cache, the second the memory tier
+    for _ in 1 2; do "${once[@]}" >/dev/null || die "callgrind $target: warm-up failed"; done
+    callgrind_control -z "$pid" >/dev/null
+    for _ in {1..50}; do "${once[@]}" >/dev/null || die "callgrind $target: a request failed"; done
+    callgrind_control -d "$pid" >/dev/null
+    sleep 1
+    kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
+    total=$(callgrind_annotate "$out".1 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }')
+    [[ -n $total ]] || die "callgrind $target: no totals in $out.1"
+    jq -nc --arg target "$target" --argjson total "$total" \
+        '{check: "callgrind", target: $target, requests: 3200, instructions_per_request: ($total / 3200 | round)}' | tee -a "$RESULTS"
+}
+if [[ ${BENCH_CALLGRIND:-0} == 1 ]]; then
+    if [[ " ${SIZE_NAMES[*]} " != *" 4k "* ]]; then
+        log "callgrind counts 4 KiB hits: add 4k to BENCH_SIZES"
+    elif ! command -v valgrind >/dev/null; then
+        log "valgrind not installed (apt-get install valgrind): no instruction counts"
+    else
+        log "callgrind: instructions per 4 KiB hit"
+        callgrind_hits cg
+        callgrind_hits cg-info
     fi
 fi
 
