@@ -9,8 +9,9 @@
 #      (release), starts a throw-away RGW with tests/rgw/start-rgw.sh on its own ports;
 #   2. uploads 1024 objects of 4 KiB, 256 of 1 MiB and 8 of 64 MiB (x-amz-acl public-read,
 #      so that nginx may fetch them anonymously);
-#   3. starts nginx (proxy_cache, sendfile, upstream keep-alive) and three cachegate
-#      processes, cache mode "immutable", JSON logs to files:
+#   3. starts nginx (proxy_cache, sendfile, upstream keep-alive; on a second port the same
+#      proxy without its cache, for what one more hop costs a miss on this machine) and
+#      three cachegate processes, cache mode "immutable", JSON logs to files:
 #        cg      log level warn; a second tenant there has the cache off (bypass row)
 #        cg-info log level info (one access-log line per request)
 #        cg-miss a cache too small to keep anything: every GET is a miss that fills
@@ -36,7 +37,7 @@
 #   BENCH_RGW_PORT   RGW port                                      [27480]
 #   BENCH_MON_PORT   Ceph monitor port                             [13320]
 #   BENCH_OSD_PORTS  Ceph OSD port range                           [16900-16999]
-#   BENCH_PORT_BASE  nginx on BASE+1, cachegates on BASE+10..15    [27480]
+#   BENCH_PORT_BASE  nginx on BASE+1 and +2, cachegates on BASE+10..15 (+20..21 callgrind) [27480]
 #   BENCH_REV        how the header names the cachegate build   [git HEAD of the checkout]
 #   BENCH_NO_BUILD=1 use target/release as it is ($CARGO_TARGET_DIR/release if set)
 #   BENCH_KEEP=1     leave RGW, nginx and cachegate running (prints how to stop them)
@@ -64,7 +65,7 @@ RGW_PORT=${BENCH_RGW_PORT:-27480}
 MON_PORT=${BENCH_MON_PORT:-13320}
 OSD_PORTS=${BENCH_OSD_PORTS:-16900-16999}
 BASE=${BENCH_PORT_BASE:-27480}
-NGINX_PORT=$((BASE + 1))
+NGINX_PORT=$((BASE + 1)); NGINX_PROXY_PORT=$((BASE + 2))
 BUCKET=cgbench
 RGW_KEY=BENCHRGWACCESSKEY000
 RGW_SECRET=benchrgwsecretkey00000000000000000000000
@@ -203,6 +204,15 @@ http {
             add_header X-Cache-Status \$upstream_cache_status;
         }
     }
+    server {
+        listen 127.0.0.1:$NGINX_PROXY_PORT;
+        location / {
+            proxy_pass http://rgw;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host 127.0.0.1:$RGW_PORT;
+        }
+    }
 }
 EOF
 log "starting nginx on 127.0.0.1:$NGINX_PORT ($(nginx -v 2>&1 | sed 's/.*: //'))"
@@ -269,6 +279,7 @@ target_args() {
     case $1 in
         rgw)       echo "--endpoint $RGW --access-key $RGW_KEY --secret-key $RGW_SECRET" ;;
         nginx)     echo "--endpoint http://127.0.0.1:$NGINX_PORT --unsigned" ;;
+        nginx-proxy) echo "--endpoint http://127.0.0.1:$NGINX_PROXY_PORT --unsigned" ;;
         cg)        echo "--endpoint http://127.0.0.1:$CG_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
         cg-info)   echo "--endpoint http://127.0.0.1:$CG_INFO_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
         cg-bypass) echo "--endpoint http://127.0.0.1:$CG_PORT --access-key $BYPASS_KEY --secret-key $BYPASS_SECRET" ;;
@@ -278,7 +289,7 @@ target_args() {
 target_pids() {
     case $1 in
         rgw) rgw_pids "$RGW_DIR" rgw osd ;;
-        nginx) nginx_pids ;;
+        nginx|nginx-proxy) nginx_pids ;;
         cg|cg-bypass) echo "$PID_cg" ;;
         cg-info) echo "$PID_cg_info" ;;
         cg-miss) echo "$PID_cg_miss" ;;
@@ -391,7 +402,7 @@ for name in "${SIZE_NAMES[@]}"; do
     status=$(curl -s -o /dev/null -D - "http://127.0.0.1:$NGINX_PORT/$BUCKET/obj-$name-0" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-cache-status" {print $2}')
     [[ $status == HIT ]] || log "  warning: nginx answers X-Cache-Status '$status' after warming"
     for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
-        for t in rgw nginx cg cg-info cg-bypass cg-miss; do
+        for t in rgw nginx nginx-proxy cg cg-info cg-bypass cg-miss; do
             run_load "$name" "$t" "$nkeys" "$bytes" "$conc"
         done
     done
@@ -430,7 +441,8 @@ echo "Each row is the target's run with the median req/s; ×nginx and ×RGW are 
 echo "within each round."
 jq -rs "$MEDIANS"'
   def r2(x): x * 100 | round / 100;
-  def name: {"rgw": "RGW direct", "nginx": "nginx proxy_cache", "cg": "cachegate hit, log warn",
+  def name: {"rgw": "RGW direct", "nginx": "nginx proxy_cache", "nginx-proxy": "nginx, no cache",
+             "cg": "cachegate hit, log warn",
              "cg-info": "cachegate hit, log info", "cg-bypass": "cachegate cache off", "cg-miss": "cachegate miss+fill"}[.];
   [.[] | select(.target)] as $all
   | ["size", "target", "conc", "req/s", "MiB/s", "p50 ms", "p99 ms", "×nginx", "×RGW",
@@ -459,8 +471,9 @@ jq -rs "$MEDIANS"'
       | ratio($all; $s; "cg-info"; "nginx") as $i
       | ratio($all; $s; "cg-miss"; "rgw") as $m
       | ratio($all; $s; "cg-bypass"; "rgw") as $b
+      | ratio($all; $s; "nginx-proxy"; "rgw") as $n
       | "  \($s): hit ≥ 1.0× nginx: \(verdict($h >= 1)) (\(r2($h))×; with info logs \(r2($i))×);"
-        + " miss ≥ 0.9× RGW: \(verdict($m >= 0.9)) (\(r2($m))×; cache off \(r2($b))×)"),
+        + " miss ≥ 0.9× RGW: \(verdict($m >= 0.9)) (\(r2($m))×; cache off \(r2($b))×; nginx without its cache \(r2($n))×)"),
     "  peak RSS (VmHWM) < 150 MiB: \(verdict(([$rss.cg_vmhwm_kib, $rss.cg_info_vmhwm_kib, $rss.cg_miss_vmhwm_kib] | max) < 150 * 1024))"
     + " (cg \($rss.cg_vmhwm_kib / 1024 | round) MiB, cg-info \($rss.cg_info_vmhwm_kib / 1024 | round) MiB,"
     + " cg-miss \($rss.cg_miss_vmhwm_kib / 1024 | round) MiB)"
@@ -529,9 +542,9 @@ callgrind_hits() {
                 --bucket "$BUCKET" --prefix obj-4k- --count 64 --expect-bytes 4096 --concurrency 8 --once)
     # the first round fills the cache, the second the memory tier
     for _ in 1 2; do "${once[@]}" >/dev/null || die "callgrind $target: warm-up failed"; done
-    callgrind_control -z "$pid" >/dev/null
+    callgrind_control -z "$pid" >/dev/null 2>&1
     for _ in {1..50}; do "${once[@]}" >/dev/null || die "callgrind $target: a request failed"; done
-    callgrind_control -d "$pid" >/dev/null
+    callgrind_control -d "$pid" >/dev/null 2>&1
     sleep 1
     kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
     total=$(callgrind_annotate "$out".1 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }')
