@@ -196,7 +196,7 @@ fn hit_path(c: &mut Criterion) {
 enum Via {
     /// `CacheStore::read_entry`, as the gateway reads (memory tier for small objects).
     Store,
-    /// The entry's data file, every time.
+    /// The entry's file, every time.
     Disk,
 }
 

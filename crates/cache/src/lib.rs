@@ -1,9 +1,9 @@
 //! The disk cache of cachegate.
 //!
-//! Objects are kept as a data file plus a small metadata record under `cache.dir`, both
-//! written under temporary names and renamed into place (the record last, so a record
-//! always describes a complete data file). An in-memory index bounded by bytes evicts
-//! entries and deletes their files. Concurrent misses for one object share one
+//! Objects are kept under `cache.dir`, one file per entry: the object's bytes followed by a
+//! small metadata record, written under a temporary name and renamed into place once both
+//! are in it, so an entry file always holds a whole object. An in-memory index bounded by
+//! bytes evicts entries and deletes their files. Concurrent misses for one object share one
 //! [`fill`](CacheStore::fill): readers stream from the growing file as bytes arrive.
 //! Every 1 MiB block carries a CRC32C that is checked before its bytes are served.
 
