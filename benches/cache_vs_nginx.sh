@@ -43,7 +43,7 @@
 #   BENCH_KEEP=1     leave RGW, nginx and cachegate running (prints how to stop them)
 #   BENCH_PERF=1     afterwards, perf-record cachegate during one more 4 KiB and 64 MiB hit
 #                    run, a 4 KiB hit run with the access log, a 4 KiB cache-off run and a
-#                    4 KiB miss run
+#                    4 KiB and a 1 MiB miss run
 #                    ($BENCH_DIR/perf-SIZE-TARGET-*.txt; not part of the table)
 #   BENCH_CALLGRIND=1 afterwards, count the instructions cachegate spends per 4 KiB hit, at
 #                    log level warn and info, under valgrind's callgrind: repeatable where
@@ -514,6 +514,9 @@ if [[ ${BENCH_PERF:-0} == 1 ]]; then
             perf_run 4k cg-info
             perf_run 4k cg-bypass
             perf_run 4k cg-miss
+        fi
+        if [[ " ${SIZE_NAMES[*]} " == *" 1m "* ]]; then
+            perf_run 1m cg-miss
         fi
     fi
 fi
