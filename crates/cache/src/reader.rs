@@ -61,23 +61,24 @@ struct ReadState {
 impl ReadState {
     async fn next_chunk(&mut self) -> Result<Bytes, ReadError> {
         match self.source.clone() {
-            Source::Entry(entry) => self.entry_chunk(&entry).await,
+            Source::Entry(entry) => self.entry_chunk(entry).await,
             Source::Fill(fill) => self.fill_chunk(&fill).await,
         }
     }
 
     /// Reads the whole block holding `next`, checks it, and returns its requested part.
-    async fn entry_chunk(&mut self, entry: &Entry) -> Result<Bytes, ReadError> {
+    async fn entry_chunk(&mut self, entry: Arc<Entry>) -> Result<Bytes, ReadError> {
         let size = entry.object().size;
         let block = self.next / BLOCK_SIZE;
         let block_start = block * BLOCK_SIZE;
         let block_len = BLOCK_SIZE.min(size - block_start);
         // one trip to the blocking pool per block: the first one also opens the file
-        let (file, path, buf) = (self.file.clone(), entry.path().to_owned(), block_buffer(block_len)?);
+        let opened = self.file.clone().ok_or_else(|| Arc::clone(&entry));
+        let buf = block_buffer(block_len)?;
         let (file, data) = tokio::task::spawn_blocking(move || {
-            let file = match file {
-                Some(file) => file,
-                None => Arc::new(File::open(path)?),
+            let file = match opened {
+                Ok(file) => file,
+                Err(entry) => Arc::new(File::open(entry.path())?),
             };
             let data = read_exact_at(&file, block_start, buf)?;
             Ok::<_, io::Error>((file, data))
