@@ -37,7 +37,8 @@
 #   BENCH_RGW_PORT   RGW port                                      [27480]
 #   BENCH_MON_PORT   Ceph monitor port                             [13320]
 #   BENCH_OSD_PORTS  Ceph OSD port range                           [16900-16999]
-#   BENCH_PORT_BASE  nginx on BASE+1 and +2, cachegates on BASE+10..15 (+20..21 callgrind) [27480]
+#   BENCH_PORT_BASE  nginx on BASE+1 and +2, cachegates on BASE+10..15 (+16..19 baseline,
+#                    +20..21 callgrind)                                                  [27480]
 #   BENCH_REV        how the header names the cachegate build   [git HEAD of the checkout]
 #   BENCH_NO_BUILD=1 use target/release as it is ($CARGO_TARGET_DIR/release if set)
 #   BENCH_KEEP=1     leave RGW, nginx and cachegate running (prints how to stop them)
@@ -45,6 +46,9 @@
 #                    run, a 4 KiB hit run with the access log, a 4 KiB cache-off run and a
 #                    4 KiB and a 1 MiB miss run
 #                    ($BENCH_DIR/perf-SIZE-TARGET-*.txt; not part of the table)
+#   BENCH_BASELINE   another cachegate binary (an earlier build) to measure in the same
+#                    rounds: copies of cg-info and cg-miss run it (rows "baseline …"), and
+#                    the targets line gives this build's ratios to it
 #   BENCH_CALLGRIND=1 afterwards, count the instructions cachegate spends per 4 KiB hit, at
 #                    log level warn and info, under valgrind's callgrind: repeatable where
 #                    timings are not (SHA-256 runs without the CPU's SHA instructions there,
@@ -224,8 +228,8 @@ nginx_pids() { echo "$NGINX_MASTER"; pgrep -P "$NGINX_MASTER" || true; }
 
 # --------------------------------------------------------------- cachegate ------
 # start_cachegate NAME PORT LEVEL MAX_SIZE EXTRA_TOML
-start_cachegate() {
-    local name=$1 port=$2 level=$3 max_size=$4 extra=$5 conf=$WORK/$1.toml
+start_cachegate() { # NAME PORT LEVEL MAX_SIZE EXTRA_TOML [BINARY]
+    local name=$1 port=$2 level=$3 max_size=$4 extra=$5 binary=${6:-$CACHEGATE} conf=$WORK/$1.toml
     cat > "$conf" <<EOF
 listen = "127.0.0.1:$port"
 admin_listen = "127.0.0.1:$((port + 1))"
@@ -248,8 +252,8 @@ access_key = "$HIT_KEY"
 secret_key = "$HIT_SECRET"
 $extra
 EOF
-    "$CACHEGATE" serve --config "$conf" --check-config >/dev/null || die "$name: bad config $conf"
-    "$CACHEGATE" serve --config "$conf" 2>"$WORK/logs/$name.log" </dev/null &
+    "$binary" serve --config "$conf" --check-config >/dev/null || die "$name: bad config $conf"
+    "$binary" serve --config "$conf" 2>"$WORK/logs/$name.log" </dev/null &
     PIDS+=($!)
     local deadline=$((SECONDS + 30))
     until [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((port + 1))/readyz") == 200 ]]; do
@@ -271,6 +275,14 @@ start_cachegate cg-info "$CG_INFO_PORT" info 4GiB ""
 # smaller than any object: every entry is evicted as it is stored, so every GET fills
 start_cachegate cg-miss "$CG_MISS_PORT" warn 4KiB ""
 PID_cg=${PIDS[0]} PID_cg_info=${PIDS[1]} PID_cg_miss=${PIDS[2]}
+BASELINE=${BENCH_BASELINE:-}; BASE_INFO_PORT=$((BASE + 16)); BASE_MISS_PORT=$((BASE + 18)); BASE_TARGETS=()
+if [[ -n $BASELINE ]]; then
+    [[ -x $BASELINE ]] || die "BENCH_BASELINE: $BASELINE is not an executable"
+    start_cachegate base-info "$BASE_INFO_PORT" info 4GiB "" "$BASELINE"
+    start_cachegate base-miss "$BASE_MISS_PORT" warn 4KiB "" "$BASELINE"
+    PID_base_info=${PIDS[3]} PID_base_miss=${PIDS[4]} BASE_TARGETS=(base-info base-miss)
+    log "baseline pids: base-info=$PID_base_info base-miss=$PID_base_miss ($BASELINE)"
+fi
 log "cachegate pids: cg=$PID_cg cg-info=$PID_cg_info cg-miss=$PID_cg_miss ($("$CACHEGATE" --version 2>/dev/null || echo cachegate))"
 
 # ------------------------------------------------------------------- runs --------
@@ -284,6 +296,8 @@ target_args() {
         cg-info)   echo "--endpoint http://127.0.0.1:$CG_INFO_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
         cg-bypass) echo "--endpoint http://127.0.0.1:$CG_PORT --access-key $BYPASS_KEY --secret-key $BYPASS_SECRET" ;;
         cg-miss)   echo "--endpoint http://127.0.0.1:$CG_MISS_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
+        base-info) echo "--endpoint http://127.0.0.1:$BASE_INFO_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
+        base-miss) echo "--endpoint http://127.0.0.1:$BASE_MISS_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
     esac
 }
 target_pids() {
@@ -293,6 +307,8 @@ target_pids() {
         cg|cg-bypass) echo "$PID_cg" ;;
         cg-info) echo "$PID_cg_info" ;;
         cg-miss) echo "$PID_cg_miss" ;;
+        base-info) echo "$PID_base_info" ;;
+        base-miss) echo "$PID_base_miss" ;;
     esac
 }
 target_port() {
@@ -300,10 +316,12 @@ target_port() {
         cg|cg-bypass) echo "$CG_PORT" ;;
         cg-info) echo "$CG_INFO_PORT" ;;
         cg-miss) echo "$CG_MISS_PORT" ;;
+        base-info) echo "$BASE_INFO_PORT" ;;
+        base-miss) echo "$BASE_MISS_PORT" ;;
     esac
 }
 # every process this script started but the load generator
-bench_pids() { rgw_pids "$RGW_DIR"; nginx_pids; echo "$PID_cg $PID_cg_info $PID_cg_miss" | tr ' ' '\n'; }
+bench_pids() { rgw_pids "$RGW_DIR"; nginx_pids; printf '%s\n' "${PIDS[@]}"; }
 hwm_kib() { awk '/^VmHWM:/ {print $2}' "/proc/$1/status"; }
 metric_sum() { # sum of a Prometheus counter (all label sets matching a grep pattern) of one cachegate
     curl -s "http://127.0.0.1:$(($1 + 1))/metrics" | { grep -E "^$2" || true; } | awk '{s += $NF} END {printf "%d", s}'
@@ -396,13 +414,13 @@ warm() { # TARGET SIZE NKEYS BYTES: every key once
 for name in "${SIZE_NAMES[@]}"; do
     read -r _ bytes nkeys conc <<< "$(size_row "$name")"
     log "size $name: $nkeys keys of $bytes bytes, concurrency $conc"
-    for t in nginx cg cg-info; do warm "$t" "$name" "$nkeys" "$bytes"; done
+    for t in nginx cg cg-info "${BASE_TARGETS[@]:0:1}"; do warm "$t" "$name" "$nkeys" "$bytes"; done
     sleep 0.5   # let the last fills commit
-    for t in nginx cg cg-info; do warm "$t" "$name" "$nkeys" "$bytes"; done
+    for t in nginx cg cg-info "${BASE_TARGETS[@]:0:1}"; do warm "$t" "$name" "$nkeys" "$bytes"; done
     status=$(curl -s -o /dev/null -D - "http://127.0.0.1:$NGINX_PORT/$BUCKET/obj-$name-0" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-cache-status" {print $2}')
     [[ $status == HIT ]] || log "  warning: nginx answers X-Cache-Status '$status' after warming"
     for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
-        for t in rgw nginx nginx-proxy cg cg-info cg-bypass cg-miss; do
+        for t in rgw nginx nginx-proxy cg cg-info cg-bypass cg-miss "${BASE_TARGETS[@]}"; do
             run_load "$name" "$t" "$nkeys" "$bytes" "$conc"
         done
     done
@@ -443,13 +461,14 @@ jq -rs "$MEDIANS"'
   def r2(x): x * 100 | round / 100;
   def name: {"rgw": "RGW direct", "nginx": "nginx proxy_cache", "nginx-proxy": "nginx, no cache",
              "cg": "cachegate hit, log warn",
-             "cg-info": "cachegate hit, log info", "cg-bypass": "cachegate cache off", "cg-miss": "cachegate miss+fill"}[.];
+             "cg-info": "cachegate hit, log info", "cg-bypass": "cachegate cache off", "cg-miss": "cachegate miss+fill",
+             "base-info": "baseline hit, log info", "base-miss": "baseline miss+fill"}[.];
   [.[] | select(.target)] as $all
   | ["size", "target", "conc", "req/s", "MiB/s", "p50 ms", "p99 ms", "×nginx", "×RGW",
      "srv CPU µs/req", "upstream GETs/req", "cache hits/req", "loadgen CPU", "foreign CPU"],
     (median_rows($all)[]
       | [ .size, (.target | name), .concurrency, .req_per_s, .mib_per_s, .p50_ms, .p99_ms,
-          (if .target == "cg" or .target == "cg-info" then "\(r2(ratio($all; .size; .target; "nginx")))×" else "" end),
+          (if .target == "cg" or .target == "cg-info" or .target == "base-info" then "\(r2(ratio($all; .size; .target; "nginx")))×" else "" end),
           (if .target != "rgw" then "\(r2(ratio($all; .size; .target; "rgw")))×" else "" end),
           (if .requests > 0 then (.server_cpu_s * 1e6 / .requests | round) else "-" end),
           (if .upstream_gets != null and .all_requests > 0 then r2(.upstream_gets / .all_requests) else "" end),
@@ -473,7 +492,10 @@ jq -rs "$MEDIANS"'
       | ratio($all; $s; "cg-bypass"; "rgw") as $b
       | ratio($all; $s; "nginx-proxy"; "rgw") as $n
       | "  \($s): hit ≥ 1.0× nginx: \(verdict($h >= 1)) (\(r2($h))×; with info logs \(r2($i))×);"
-        + " miss ≥ 0.9× RGW: \(verdict($m >= 0.9)) (\(r2($m))×; cache off \(r2($b))×; nginx without its cache \(r2($n))×)"),
+        + " miss ≥ 0.9× RGW: \(verdict($m >= 0.9)) (\(r2($m))×; cache off \(r2($b))×; nginx without its cache \(r2($n))×)"
+        + (if any($all[]; .target == "base-info") then
+             "\n      against the baseline build: hit with info logs \(r2(ratio($all; $s; "cg-info"; "base-info")))×,"
+             + " miss \(r2(ratio($all; $s; "cg-miss"; "base-miss")))×" else "" end)),
     "  peak RSS (VmHWM) < 150 MiB: \(verdict(([$rss.cg_vmhwm_kib, $rss.cg_info_vmhwm_kib, $rss.cg_miss_vmhwm_kib] | max) < 150 * 1024))"
     + " (cg \($rss.cg_vmhwm_kib / 1024 | round) MiB, cg-info \($rss.cg_info_vmhwm_kib / 1024 | round) MiB,"
     + " cg-miss \($rss.cg_miss_vmhwm_kib / 1024 | round) MiB)"
@@ -526,12 +548,12 @@ fi
 # of its own; its counters are zeroed once its cache and memory tier hold 64 keys, then they
 # count 50 rounds of GETs of those keys (8 workers): instructions per hit, whatever else
 # the machine does
-callgrind_hits() {
-    local target=$1 port=$((BASE + 20)) conf=$WORK/callgrind-$1.toml out=$WORK/callgrind-$1.out pid total
+callgrind_hits() { # TARGET [BINARY]
+    local target=$1 binary=${2:-$CACHEGATE} port=$((BASE + 20)) conf=$WORK/callgrind-$1.toml out=$WORK/callgrind-$1.out pid total
     sed -e "s/^listen = .*/listen = \"127.0.0.1:$port\"/" -e "s/^admin_listen = .*/admin_listen = \"127.0.0.1:$((port + 1))\"/" \
         -e "s|^dir = .*|dir = \"$WORK/callgrind-cache\"|" "$WORK/$target.toml" > "$conf"
     rm -rf "$WORK/callgrind-cache" "$out" "$out".*
-    valgrind --tool=callgrind --callgrind-out-file="$out" "$CACHEGATE" serve --config "$conf" \
+    valgrind --tool=callgrind --callgrind-out-file="$out" "$binary" serve --config "$conf" \
         >/dev/null 2>"$WORK/logs/callgrind-$target.log" </dev/null &
     pid=$!
     PIDS+=("$pid")
@@ -564,6 +586,7 @@ if [[ ${BENCH_CALLGRIND:-0} == 1 ]]; then
         log "callgrind: instructions per 4 KiB hit"
         callgrind_hits cg
         callgrind_hits cg-info
+        if [[ -n $BASELINE ]]; then callgrind_hits base-info "$BASELINE"; fi
     fi
 fi
 
