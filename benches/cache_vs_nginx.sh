@@ -10,7 +10,8 @@
 #   2. uploads 1024 objects of 4 KiB, 256 of 1 MiB and 8 of 64 MiB (x-amz-acl public-read,
 #      so that nginx may fetch them anonymously);
 #   3. starts nginx (proxy_cache, sendfile, upstream keep-alive; on a second port the same
-#      proxy without its cache, for what one more hop costs a miss on this machine) and
+#      proxy without its cache, for what one more hop costs a miss on this machine; on a
+#      third, proxy_cache_bypass into a cache of its own: every GET a miss that fills) and
 #      three cachegate processes, cache mode "immutable", JSON logs to files:
 #        cg      log level warn; a second tenant there has the cache off (bypass row)
 #        cg-info log level info (one access-log line per request)
@@ -37,7 +38,7 @@
 #   BENCH_RGW_PORT   RGW port                                      [27480]
 #   BENCH_MON_PORT   Ceph monitor port                             [13320]
 #   BENCH_OSD_PORTS  Ceph OSD port range                           [16900-16999]
-#   BENCH_PORT_BASE  nginx on BASE+1 and +2, cachegates on BASE+10..15 (+16..19 baseline,
+#   BENCH_PORT_BASE  nginx on BASE+1..3, cachegates on BASE+10..15 (+16..19 baseline,
 #                    +20..21 callgrind)                                                  [27480]
 #   BENCH_REV        how the header names the cachegate build   [git HEAD of the checkout]
 #   BENCH_NO_BUILD=1 use target/release as it is ($CARGO_TARGET_DIR/release if set)
@@ -53,6 +54,9 @@
 #                    log level warn and info, under valgrind's callgrind: repeatable where
 #                    timings are not (SHA-256 runs without the CPU's SHA instructions there,
 #                    so signature checks weigh more than on the real CPU)
+#   BENCH_PIN=1      RGW (monitor, OSD, radosgw) on CPU 0, everything else (nginx, cachegates,
+#                    load generator) on the other CPUs, as in production, where RGW runs on
+#                    other nodes: a gateway's CPU then costs latency, not RGW's CPU time
 #   BENCH_QUIET_WAIT seconds to wait for the machine to be idle before measuring    [0]
 #   BENCH_RETRIES    runs measured again when foreign processes took > 15% of a core [2]
 set -euo pipefail
@@ -69,7 +73,7 @@ RGW_PORT=${BENCH_RGW_PORT:-27480}
 MON_PORT=${BENCH_MON_PORT:-13320}
 OSD_PORTS=${BENCH_OSD_PORTS:-16900-16999}
 BASE=${BENCH_PORT_BASE:-27480}
-NGINX_PORT=$((BASE + 1)); NGINX_PROXY_PORT=$((BASE + 2))
+NGINX_PORT=$((BASE + 1)); NGINX_PROXY_PORT=$((BASE + 2)); NGINX_FILL_PORT=$((BASE + 3))
 BUCKET=cgbench
 RGW_KEY=BENCHRGWACCESSKEY000
 RGW_SECRET=benchrgwsecretkey00000000000000000000000
@@ -140,7 +144,7 @@ if [[ -d $WORK ]]; then
     fi
     rm -rf "$WORK"
 fi
-mkdir -p "$WORK"/{nginx/cache,nginx/tmp,logs}
+mkdir -p "$WORK"/{nginx/cache,nginx/fill-cache,nginx/tmp,logs}
 touch "$WORK/.cachegate-bench"
 RESULTS=$WORK/results.jsonl
 : > "$RESULTS"
@@ -153,6 +157,17 @@ LOADGEN=$WORK/bin/cachegate-loadgen
 # --------------------------------------------------------------------- RGW ------
 CEPH_RGW_BUCKETS=$BUCKET start_rgw "$RGW_DIR" "$WORK/rgw.env" "$RGW_KEY" "$RGW_SECRET"
 RGW=http://127.0.0.1:$RGW_PORT
+PINNING=""
+MACHINE=$(machine_summary)   # before pinning, which makes nproc count the script's CPUs only
+if [[ ${BENCH_PIN:-0} == 1 ]]; then
+    (( $(nproc) >= 2 )) || die "BENCH_PIN=1 needs at least two CPUs"
+    for p in $(rgw_pids "$RGW_DIR"); do taskset -a -cp 0 "$p" >/dev/null; done
+    REST_CPUS=1; (( $(nproc) > 2 )) && REST_CPUS=1-$(( $(nproc) - 1 ))
+    # what this script starts from now on inherits its CPUs
+    taskset -cp "$REST_CPUS" $$ >/dev/null
+    PINNING="; RGW pinned to CPU 0, the rest to CPU $REST_CPUS"
+    log "pinned: RGW to CPU 0, the rest to CPU $REST_CPUS"
+fi
 
 size_row() { local n; for n in "${SIZE_TABLE[@]}"; do read -r -a f <<< "$n"; [[ ${f[0]} == "$1" ]] && { echo "$n"; return; }; done; die "unknown size '$1' in BENCH_SIZES"; }
 IFS=',' read -r -a SIZE_NAMES <<< "$SIZES"
@@ -190,6 +205,7 @@ http {
     uwsgi_temp_path $WORK/nginx/tmp/uwsgi;
     scgi_temp_path $WORK/nginx/tmp/scgi;
     proxy_cache_path $WORK/nginx/cache levels=1:2 keys_zone=bench:16m max_size=4g inactive=1h use_temp_path=off;
+    proxy_cache_path $WORK/nginx/fill-cache levels=1:2 keys_zone=fill:16m max_size=4g inactive=1h use_temp_path=off;
     upstream rgw {
         server 127.0.0.1:$RGW_PORT;
         keepalive 32;
@@ -215,6 +231,22 @@ http {
             proxy_http_version 1.1;
             proxy_set_header Connection "";
             proxy_set_header Host 127.0.0.1:$RGW_PORT;
+        }
+    }
+    # never answers from its cache but stores every response in it (a temporary file
+    # renamed over the previous copy): nginx's cost of a miss that fills
+    server {
+        listen 127.0.0.1:$NGINX_FILL_PORT;
+        location / {
+            proxy_pass http://rgw;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            proxy_set_header Host 127.0.0.1:$RGW_PORT;
+            proxy_cache fill;
+            proxy_cache_bypass 1;
+            proxy_cache_valid 200 206 1h;
+            proxy_ignore_headers Cache-Control Expires Set-Cookie;
+            add_header X-Cache-Status \$upstream_cache_status;
         }
     }
 }
@@ -290,8 +322,10 @@ log "cachegate pids: cg=$PID_cg cg-info=$PID_cg_info cg-miss=$PID_cg_miss ($("$C
 target_args() {
     case $1 in
         rgw)       echo "--endpoint $RGW --access-key $RGW_KEY --secret-key $RGW_SECRET" ;;
+        rgw-anon)  echo "--endpoint $RGW --unsigned" ;;
         nginx)     echo "--endpoint http://127.0.0.1:$NGINX_PORT --unsigned" ;;
         nginx-proxy) echo "--endpoint http://127.0.0.1:$NGINX_PROXY_PORT --unsigned" ;;
+        nginx-fill) echo "--endpoint http://127.0.0.1:$NGINX_FILL_PORT --unsigned" ;;
         cg)        echo "--endpoint http://127.0.0.1:$CG_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
         cg-info)   echo "--endpoint http://127.0.0.1:$CG_INFO_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
         cg-bypass) echo "--endpoint http://127.0.0.1:$CG_PORT --access-key $BYPASS_KEY --secret-key $BYPASS_SECRET" ;;
@@ -302,8 +336,8 @@ target_args() {
 }
 target_pids() {
     case $1 in
-        rgw) rgw_pids "$RGW_DIR" rgw osd ;;
-        nginx|nginx-proxy) nginx_pids ;;
+        rgw|rgw-anon) rgw_pids "$RGW_DIR" rgw osd ;;
+        nginx|nginx-proxy|nginx-fill) nginx_pids ;;
         cg|cg-bypass) echo "$PID_cg" ;;
         cg-info) echo "$PID_cg_info" ;;
         cg-miss) echo "$PID_cg_miss" ;;
@@ -420,7 +454,7 @@ for name in "${SIZE_NAMES[@]}"; do
     status=$(curl -s -o /dev/null -D - "http://127.0.0.1:$NGINX_PORT/$BUCKET/obj-$name-0" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-cache-status" {print $2}')
     [[ $status == HIT ]] || log "  warning: nginx answers X-Cache-Status '$status' after warming"
     for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
-        for t in rgw nginx nginx-proxy cg cg-info cg-bypass cg-miss "${BASE_TARGETS[@]}"; do
+        for t in rgw rgw-anon nginx nginx-proxy nginx-fill cg cg-info cg-bypass cg-miss "${BASE_TARGETS[@]}"; do
             run_load "$name" "$t" "$nkeys" "$bytes" "$conc"
         done
     done
@@ -449,17 +483,18 @@ MEDIANS='
 '
 echo
 echo "cachegate $REV ($(date -u +%F)); nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'); $(radosgw --version 2>/dev/null | awk '{print "ceph " $3}')"
-echo "cachegate benchmark: $(machine_summary); $ROUNDS rounds of $DURATION per target after $WARMUP warm-up;" \
+echo "cachegate benchmark: $MACHINE; $ROUNDS rounds of $DURATION per target after $WARMUP warm-up$PINNING;" \
      "loadgen: 1 thread, 1 keep-alive connection per worker; background before the runs: ${BACKGROUND}% of a core"
 echo "srv CPU: CPU time of the serving process(es) per request (cachegate; nginx master+workers; radosgw+ceph-osd)."
 echo "loadgen CPU: share of one core used by the load generator during the run; foreign CPU: by processes this"
 echo "script did not start (machine busy time - RGW, nginx, cachegates, loadgen, irq/softirq): should be ~0%."
 echo "upstream GETs/req, cache hits/req: cachegate's own counters over the run (warm-up included)."
 echo "Each row is the target's run with the median req/s; ×nginx and ×RGW are the medians of the ratios"
-echo "within each round."
+echo "within each round; ×nginx compares like with like: hits with nginx proxy_cache, cache off with nginx"
+echo "without its cache, misses with nginx miss+fill."
 jq -rs "$MEDIANS"'
   def r2(x): x * 100 | round / 100;
-  def name: {"rgw": "RGW direct", "nginx": "nginx proxy_cache", "nginx-proxy": "nginx, no cache",
+  def name: {"rgw": "RGW direct", "rgw-anon": "RGW direct, unsigned", "nginx": "nginx proxy_cache", "nginx-proxy": "nginx, no cache", "nginx-fill": "nginx miss+fill",
              "cg": "cachegate hit, log warn",
              "cg-info": "cachegate hit, log info", "cg-bypass": "cachegate cache off", "cg-miss": "cachegate miss+fill",
              "base-info": "baseline hit, log info", "base-miss": "baseline miss+fill"}[.];
@@ -468,9 +503,12 @@ jq -rs "$MEDIANS"'
      "srv CPU µs/req", "upstream GETs/req", "cache hits/req", "loadgen CPU", "foreign CPU"],
     (median_rows($all)[]
       | [ .size, (.target | name), .concurrency, .req_per_s, .mib_per_s, .p50_ms, .p99_ms,
-          (if .target == "cg" or .target == "cg-info" or .target == "base-info" then "\(r2(ratio($all; .size; .target; "nginx")))×" else "" end),
+          ({"cg": "nginx", "cg-info": "nginx", "base-info": "nginx", "cg-bypass": "nginx-proxy",
+            "cg-miss": "nginx-fill", "base-miss": "nginx-fill"}[.target] as $like
+           | if $like then "\(r2(ratio($all; .size; .target; $like)))×" else "" end),
           (if .target != "rgw" then "\(r2(ratio($all; .size; .target; "rgw")))×" else "" end),
-          (if .requests > 0 then (.server_cpu_s * 1e6 / .requests | round) else "-" end),
+          # the CPU time covers the warm-up too, as all_requests does
+          (if .all_requests > 0 then (.server_cpu_s * 1e6 / .all_requests | round) else "-" end),
           (if .upstream_gets != null and .all_requests > 0 then r2(.upstream_gets / .all_requests) else "" end),
           (if .cache_hits != null and .all_requests > 0 then r2(.cache_hits / .all_requests) else "" end),
           (if .loadgen_cpu_s != null then "\(.loadgen_cpu_s * 100 / .wall_s | round)%" else "-" end),
@@ -491,8 +529,9 @@ jq -rs "$MEDIANS"'
       | ratio($all; $s; "cg-miss"; "rgw") as $m
       | ratio($all; $s; "cg-bypass"; "rgw") as $b
       | ratio($all; $s; "nginx-proxy"; "rgw") as $n
+      | ratio($all; $s; "nginx-fill"; "rgw") as $f
       | "  \($s): hit ≥ 1.0× nginx: \(verdict($h >= 1)) (\(r2($h))×; with info logs \(r2($i))×);"
-        + " miss ≥ 0.9× RGW: \(verdict($m >= 0.9)) (\(r2($m))×; cache off \(r2($b))×; nginx without its cache \(r2($n))×)"
+        + " miss ≥ 0.9× RGW: \(verdict($m >= 0.9)) (\(r2($m))×; cache off \(r2($b))×; nginx without its cache \(r2($n))×; nginx miss+fill \(r2($f))×)"
         + (if any($all[]; .target == "base-info") then
              "\n      against the baseline build: hit with info logs \(r2(ratio($all; $s; "cg-info"; "base-info")))×,"
              + " miss \(r2(ratio($all; $s; "cg-miss"; "base-miss")))×" else "" end)),
