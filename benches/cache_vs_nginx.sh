@@ -485,7 +485,8 @@ echo
 echo "cachegate $REV ($(date -u +%F)); nginx $(nginx -v 2>&1 | sed 's/.*nginx\///'); $(radosgw --version 2>/dev/null | awk '{print "ceph " $3}')"
 echo "cachegate benchmark: $MACHINE; $ROUNDS rounds of $DURATION per target after $WARMUP warm-up$PINNING;" \
      "loadgen: 1 thread, 1 keep-alive connection per worker; background before the runs: ${BACKGROUND}% of a core"
-echo "srv CPU: CPU time of the serving process(es) per request (cachegate; nginx master+workers; radosgw+ceph-osd)."
+echo "srv CPU: CPU time of the serving process(es) per request, warm-up included (cachegate; nginx master+workers;"
+echo "radosgw+ceph-osd)."
 echo "loadgen CPU: share of one core used by the load generator during the run; foreign CPU: by processes this"
 echo "script did not start (machine busy time - RGW, nginx, cachegates, loadgen, irq/softirq): should be ~0%."
 echo "upstream GETs/req, cache hits/req: cachegate's own counters over the run (warm-up included)."
