@@ -70,13 +70,14 @@ impl Layout {
 
     /// Deletes the file of a complete entry.
     pub(crate) fn remove(path: &Path) {
-        remove_files([path.to_owned()]);
+        remove_file(path);
     }
 
     /// Deletes every file an entry may have, complete or not (a fill that failed or was
     /// discarded, a commit that failed, a file that cannot be read).
     pub(crate) fn remove_unfinished(path: &Path) {
-        remove_files([path.to_owned(), tmp(path)]);
+        remove_file(path);
+        remove_file(&tmp(path));
     }
 
     /// Finds the complete entries left by an earlier run and deletes everything else
@@ -95,7 +96,7 @@ impl Layout {
                     Some(entry) => entries.push(entry),
                     None => {
                         debug!(path = %path.display(), "removing leftover cache file");
-                        remove_files([path]);
+                        remove_file(&path);
                     }
                 }
             }
@@ -104,13 +105,12 @@ impl Layout {
     }
 }
 
-fn remove_files(paths: impl IntoIterator<Item = PathBuf>) {
-    for path in paths {
-        match fs::remove_file(&path) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
-            Err(e) => warn!(path = %path.display(), error = %e, "cannot delete cache file"),
-        }
+/// Deletes a cache file; one already gone is not an error.
+fn remove_file(path: &Path) {
+    match fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => warn!(path = %path.display(), error = %e, "cannot delete cache file"),
     }
 }
 
