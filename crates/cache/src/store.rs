@@ -278,13 +278,16 @@ impl FillLease {
             let len: u64 = chunks.iter().map(|c| c.len() as u64).sum();
             chunks.iter().for_each(|chunk| hasher.update(chunk));
             let last = written + len == size;
-            let record = (last && !self.fill.is_discarded())
-                .then(|| self.record(started, std::mem::replace(&mut hasher, BlockHasher::new()).finish()));
-            let (file, commit_path) = (Arc::clone(file), path.to_owned());
+            // the last batch carries the record and commits the entry at its path
+            let commit = (last && !self.fill.is_discarded()).then(|| {
+                let crcs = std::mem::replace(&mut hasher, BlockHasher::new()).finish();
+                (self.record(started, crcs), path.to_owned())
+            });
+            let file = Arc::clone(file);
             let wrote = tokio::task::spawn_blocking(move || {
-                let trailer = record.as_ref().map(Layout::trailer).transpose()?;
+                let trailer = commit.as_ref().map(|(record, _)| Layout::trailer(record)).transpose()?;
                 write_batch(&file, &chunks, trailer.as_deref().unwrap_or_default())?;
-                let committed = record.map(|record| Layout::commit(&commit_path).map(|()| record));
+                let committed = commit.map(|(record, path)| Layout::commit(&path).map(|()| record));
                 Ok::<_, std::io::Error>((chunks, committed))
             })
             .await;
