@@ -210,27 +210,25 @@ http {
         server 127.0.0.1:$RGW_PORT;
         keepalive 32;
     }
+    # every server below: keep-alive to RGW, and (where a cache is on) cache what RGW answers
+    proxy_http_version 1.1;
+    proxy_set_header Connection "";
+    proxy_set_header Host 127.0.0.1:$RGW_PORT;
+    proxy_cache_valid 200 206 1h;
+    proxy_ignore_headers Cache-Control Expires Set-Cookie;
+    add_header X-Cache-Status \$upstream_cache_status;
     server {
         listen 127.0.0.1:$NGINX_PORT;
         location / {
             proxy_pass http://rgw;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host 127.0.0.1:$RGW_PORT;
             proxy_cache bench;
-            proxy_cache_valid 200 206 1h;
             proxy_cache_lock on;
-            proxy_ignore_headers Cache-Control Expires Set-Cookie;
-            add_header X-Cache-Status \$upstream_cache_status;
         }
     }
     server {
         listen 127.0.0.1:$NGINX_PROXY_PORT;
         location / {
             proxy_pass http://rgw;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host 127.0.0.1:$RGW_PORT;
         }
     }
     # never answers from its cache but stores every response in it (a temporary file
@@ -239,14 +237,8 @@ http {
         listen 127.0.0.1:$NGINX_FILL_PORT;
         location / {
             proxy_pass http://rgw;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header Host 127.0.0.1:$RGW_PORT;
             proxy_cache fill;
             proxy_cache_bypass 1;
-            proxy_cache_valid 200 206 1h;
-            proxy_ignore_headers Cache-Control Expires Set-Cookie;
-            add_header X-Cache-Status \$upstream_cache_status;
         }
     }
 }
@@ -603,19 +595,20 @@ callgrind_hits() { # TARGET [BINARY]
         (( SECONDS < deadline )) || die "callgrind $target not ready within 120 s"
         sleep 0.5
     done
+    local keys=64 rounds=50 round
     local once=("$LOADGEN" --endpoint "http://127.0.0.1:$port" --access-key "$HIT_KEY" --secret-key "$HIT_SECRET"
-                --bucket "$BUCKET" --prefix obj-4k- --count 64 --expect-bytes 4096 --concurrency 8 --once)
+                --bucket "$BUCKET" --prefix obj-4k- --count "$keys" --expect-bytes 4096 --concurrency 8 --once)
     # the first round fills the cache, the second the memory tier
     for _ in 1 2; do "${once[@]}" >/dev/null || die "callgrind $target: warm-up failed"; done
     callgrind_control -z "$pid" >/dev/null 2>&1
-    for _ in {1..50}; do "${once[@]}" >/dev/null || die "callgrind $target: a request failed"; done
+    for ((round = 0; round < rounds; round++)); do "${once[@]}" >/dev/null || die "callgrind $target: a request failed"; done
     callgrind_control -d "$pid" >/dev/null 2>&1
     sleep 1
     kill -KILL "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true
     total=$(callgrind_annotate "$out".1 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1; exit }')
     [[ -n $total ]] || die "callgrind $target: no totals in $out.1"
-    jq -nc --arg target "$target" --argjson total "$total" \
-        '{check: "callgrind", target: $target, requests: 3200, instructions_per_request: ($total / 3200 | round)}' | tee -a "$RESULTS"
+    jq -nc --arg target "$target" --argjson total "$total" --argjson requests $((keys * rounds)) \
+        '{check: "callgrind", target: $target, $requests, instructions_per_request: ($total / $requests | round)}' | tee -a "$RESULTS"
 }
 if [[ ${BENCH_CALLGRIND:-0} == 1 ]]; then
     if [[ " ${SIZE_NAMES[*]} " != *" 4k "* ]]; then
