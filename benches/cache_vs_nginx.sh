@@ -16,6 +16,9 @@
 #        cg      log level warn; a second tenant there has the cache off (bypass row)
 #        cg-info log level info (one access-log line per request)
 #        cg-miss a cache too small to keep anything: every GET is a miss that fills
+#      and, for 4 KiB, two fixed-answer servers (cachegate-floor, crates/floor) on the server
+#      stack cachegate runs: hyper alone, and s3s (SigV4 checked) in front of a fixed answer,
+#      the ceiling of a cache behind s3s;
 #   4. warms every cache, then for each size runs cachegate-loadgen against each target in
 #      turn (same keys, same concurrency, BENCH_DURATION each after BENCH_WARMUP), and
 #      that whole turn BENCH_ROUNDS times, so that a slow or fast spell of the machine
@@ -39,7 +42,7 @@
 #   BENCH_MON_PORT   Ceph monitor port                             [13320]
 #   BENCH_OSD_PORTS  Ceph OSD port range                           [16900-16999]
 #   BENCH_PORT_BASE  nginx on BASE+1..3, cachegates on BASE+10..15 (+16..19 baseline,
-#                    +20..21 callgrind)                                                  [27480]
+#                    +20..21 callgrind, +22..23 fixed-answer floors)                     [27480]
 #   BENCH_REV        how the header names the cachegate build   [git HEAD of the checkout]
 #   BENCH_NO_BUILD=1 use target/release as it is ($CARGO_TARGET_DIR/release if set)
 #   BENCH_KEEP=1     leave RGW, nginx and cachegate running (prints how to stop them)
@@ -83,6 +86,7 @@ BYPASS_KEY=CGBENCHBYPASSKEY0001
 BYPASS_SECRET=cgbench-bypass-secret-00000000000000001
 LOADGEN=$TARGET_DIR/release/cachegate-loadgen
 CACHEGATE=$TARGET_DIR/release/cachegate
+FLOOR=$TARGET_DIR/release/cachegate-floor
 # name  bytes  keys  concurrency. The load generator gives each worker its own keys, so
 # no two requests for one key are in flight at once (no coalescing in the caches), and
 # enough keys that cg-miss has evicted a key before it is asked for again.
@@ -111,7 +115,7 @@ if (( ${#need[@]} )); then
     [[ $OWN_POLICY == 1 ]] && rm -f $POLICY
     [[ $rc == 0 ]] || die "apt-get install ${need[*]} failed"
 fi
-build_release cachegate cachegate-loadgen
+build_release cachegate cachegate-loadgen cachegate-floor
 REV=$(bench_rev)
 
 # ------------------------------------------------------------------ cleanup ----
@@ -120,7 +124,7 @@ NGINX_CONF=$WORK/nginx/nginx.conf
 cleanup() {
     local rc=$? p
     if [[ ${BENCH_KEEP:-0} == 1 ]]; then
-        echo "left running: cachegate pids ${PIDS[*]:-}; nginx: nginx -p $WORK/nginx -c $NGINX_CONF -s quit;" \
+        echo "left running: pids ${PIDS[*]:-} (cachegates, fixed-answer servers); nginx: nginx -p $WORK/nginx -c $NGINX_CONF -s quit;" \
              "RGW: $ROOT/tests/rgw/stop-rgw.sh $RGW_DIR" >&2
         exit $rc
     fi
@@ -150,9 +154,10 @@ RESULTS=$WORK/results.jsonl
 : > "$RESULTS"
 # private copies: a rebuild of target/ during the run must not change what runs (or what perf resolves)
 mkdir -p "$WORK/bin"
-cp "$CACHEGATE" "$LOADGEN" "$WORK/bin/"
+cp "$CACHEGATE" "$LOADGEN" "$FLOOR" "$WORK/bin/"
 CACHEGATE=$WORK/bin/cachegate
 LOADGEN=$WORK/bin/cachegate-loadgen
+FLOOR=$WORK/bin/cachegate-floor
 
 # --------------------------------------------------------------------- RGW ------
 CEPH_RGW_BUCKETS=$BUCKET start_rgw "$RGW_DIR" "$WORK/rgw.env" "$RGW_KEY" "$RGW_SECRET"
@@ -309,6 +314,23 @@ if [[ -n $BASELINE ]]; then
 fi
 log "cachegate pids: cg=$PID_cg cg-info=$PID_cg_info cg-miss=$PID_cg_miss ($("$CACHEGATE" --version 2>/dev/null || echo cachegate))"
 
+# the same GET answered with a fixed 4 KiB object: by hyper alone, and by s3s (signature
+# checked, typed GetObject), on the server stack of `cachegate serve`
+start_floor() { # NAME PORT THROUGH
+    "$FLOOR" --listen "127.0.0.1:$2" --through "$3" --access-key "$HIT_KEY" --secret-key "$HIT_SECRET" \
+        2>"$WORK/logs/$1.log" </dev/null &
+    PIDS+=($!)
+    local deadline=$((SECONDS + 30))
+    until [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/") != 000 ]]; do
+        kill -0 "${PIDS[-1]}" 2>/dev/null || die "$1 exited: $(tail -3 "$WORK/logs/$1.log")"
+        (( SECONDS < deadline )) || die "$1 not listening within 30 s"
+        sleep 0.1
+    done
+}
+FLOOR_HYPER_PORT=$((BASE + 22)); FLOOR_S3S_PORT=$((BASE + 23))
+start_floor floor-hyper "$FLOOR_HYPER_PORT" hyper; PID_floor_hyper=${PIDS[-1]}
+start_floor floor-s3s "$FLOOR_S3S_PORT" s3s; PID_floor_s3s=${PIDS[-1]}
+
 # ------------------------------------------------------------------- runs --------
 # endpoint, signing and pids (for CPU accounting) of each target
 target_args() {
@@ -324,6 +346,8 @@ target_args() {
         cg-miss)   echo "--endpoint http://127.0.0.1:$CG_MISS_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
         base-info) echo "--endpoint http://127.0.0.1:$BASE_INFO_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
         base-miss) echo "--endpoint http://127.0.0.1:$BASE_MISS_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
+        floor-hyper) echo "--endpoint http://127.0.0.1:$FLOOR_HYPER_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
+        floor-s3s) echo "--endpoint http://127.0.0.1:$FLOOR_S3S_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
     esac
 }
 target_pids() {
@@ -335,6 +359,8 @@ target_pids() {
         cg-miss) echo "$PID_cg_miss" ;;
         base-info) echo "$PID_base_info" ;;
         base-miss) echo "$PID_base_miss" ;;
+        floor-hyper) echo "$PID_floor_hyper" ;;
+        floor-s3s) echo "$PID_floor_s3s" ;;
     esac
 }
 target_port() {
@@ -445,8 +471,9 @@ for name in "${SIZE_NAMES[@]}"; do
     for t in nginx cg cg-info "${BASE_TARGETS[@]:0:1}"; do warm "$t" "$name" "$nkeys" "$bytes"; done
     status=$(curl -s -o /dev/null -D - "http://127.0.0.1:$NGINX_PORT/$BUCKET/obj-$name-0" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-cache-status" {print $2}')
     [[ $status == HIT ]] || log "  warning: nginx answers X-Cache-Status '$status' after warming"
+    floors=(); [[ $name == 4k ]] && floors=(floor-hyper floor-s3s)   # they answer 4 KiB only
     for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
-        for t in rgw rgw-anon nginx nginx-proxy nginx-fill cg cg-info cg-bypass cg-miss "${BASE_TARGETS[@]}"; do
+        for t in rgw rgw-anon nginx nginx-proxy nginx-fill cg cg-info cg-bypass cg-miss "${BASE_TARGETS[@]}" "${floors[@]}"; do
             run_load "$name" "$t" "$nkeys" "$bytes" "$conc"
         done
     done
@@ -490,14 +517,16 @@ jq -rs "$MEDIANS"'
   def name: {"rgw": "RGW direct", "rgw-anon": "RGW direct, unsigned", "nginx": "nginx proxy_cache", "nginx-proxy": "nginx, no cache", "nginx-fill": "nginx miss+fill",
              "cg": "cachegate hit, log warn",
              "cg-info": "cachegate hit, log info", "cg-bypass": "cachegate cache off", "cg-miss": "cachegate miss+fill",
-             "base-info": "baseline hit, log info", "base-miss": "baseline miss+fill"}[.];
+             "base-info": "baseline hit, log info", "base-miss": "baseline miss+fill",
+             "floor-hyper": "fixed answer: hyper", "floor-s3s": "fixed answer: s3s+hyper"}[.];
   [.[] | select(.target)] as $all
   | ["size", "target", "conc", "req/s", "MiB/s", "p50 ms", "p99 ms", "×nginx", "×RGW",
      "srv CPU µs/req", "upstream GETs/req", "cache hits/req", "loadgen CPU", "foreign CPU"],
     (median_rows($all)[]
       | [ .size, (.target | name), .concurrency, .req_per_s, .mib_per_s, .p50_ms, .p99_ms,
           ({"cg": "nginx", "cg-info": "nginx", "base-info": "nginx", "cg-bypass": "nginx-proxy",
-            "cg-miss": "nginx-fill", "base-miss": "nginx-fill"}[.target] as $like
+            "cg-miss": "nginx-fill", "base-miss": "nginx-fill",
+            "floor-hyper": "nginx", "floor-s3s": "nginx"}[.target] as $like
            | if $like then "\(r2(ratio($all; .size; .target; $like)))×" else "" end),
           (if .target != "rgw" then "\(r2(ratio($all; .size; .target; "rgw")))×" else "" end),
           # the CPU time covers the warm-up too, as all_requests does
@@ -527,7 +556,11 @@ jq -rs "$MEDIANS"'
         + " miss ≥ 0.9× RGW: \(verdict($m >= 0.9)) (\(r2($m))×; cache off \(r2($b))×; nginx without its cache \(r2($n))×; nginx miss+fill \(r2($f))×)"
         + (if any($all[]; .target == "base-info") then
              "\n      against the baseline build: hit with info logs \(r2(ratio($all; $s; "cg-info"; "base-info")))×,"
-             + " miss \(r2(ratio($all; $s; "cg-miss"; "base-miss")))×" else "" end)),
+             + " miss \(r2(ratio($all; $s; "cg-miss"; "base-miss")))×" else "" end)
+        + (if any($all[]; .size == $s and .target == "floor-s3s") then
+             "\n      fixed answer (no cache work) ×nginx: s3s+hyper \(r2(ratio($all; $s; "floor-s3s"; "nginx")))×,"
+             + " hyper alone \(r2(ratio($all; $s; "floor-hyper"; "nginx")))×;"
+             + " cachegate hit ×s3s+hyper: \(r2(ratio($all; $s; "cg"; "floor-s3s")))×" else "" end)),
     "  peak RSS (VmHWM) < 150 MiB: \(verdict(([$rss.cg_vmhwm_kib, $rss.cg_info_vmhwm_kib, $rss.cg_miss_vmhwm_kib] | max) < 150 * 1024))"
     + " (cg \($rss.cg_vmhwm_kib / 1024 | round) MiB, cg-info \($rss.cg_info_vmhwm_kib / 1024 | round) MiB,"
     + " cg-miss \($rss.cg_miss_vmhwm_kib / 1024 | round) MiB)"
