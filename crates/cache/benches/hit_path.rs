@@ -209,7 +209,7 @@ fn timed_reads(setup: &Setup, keys: &[CacheKey], len: u64, via: Via, iters: u64)
         for i in 0..iters {
             let entry = store.get(&keys[i as usize % keys.len()]).unwrap();
             let chunks: Vec<Bytes> = match via {
-                Via::Store => store.read_entry(&entry, 0..len).try_collect().await,
+                Via::Store => store.read_entry(&entry, 0..len).into_stream().try_collect().await,
                 Via::Disk => read(Source::Entry(entry), 0..len).try_collect().await,
             }
             .unwrap();

@@ -27,4 +27,4 @@ pub use meta::{Entry, ObjectMeta};
 pub use policy::{BucketCache, TenantCache};
 pub use reader::read;
 pub use reader::{ReadError, Source};
-pub use store::{CacheStore, FillLease, Lookup};
+pub use store::{CacheStore, EntryRead, FillLease, Lookup};

@@ -57,6 +57,24 @@ pub enum Lookup {
     Bypass,
 }
 
+/// The answer to [`CacheStore::read_entry`].
+pub enum EntryRead {
+    /// The bytes, already checked, from the memory tier: no stream to poll.
+    Memory(Bytes),
+    /// Checked blocks, read from disk as they are polled.
+    Blocks(BoxStream<'static, Result<Bytes, ReadError>>),
+}
+
+impl EntryRead {
+    /// The bytes as a stream, whichever way they come.
+    pub fn into_stream(self) -> BoxStream<'static, Result<Bytes, ReadError>> {
+        match self {
+            Self::Memory(bytes) => futures::stream::once(std::future::ready(Ok(bytes))).boxed(),
+            Self::Blocks(blocks) => blocks,
+        }
+    }
+}
+
 /// The right, and duty, to fill one object: [`FillLease::start`] with the upstream's
 /// answer, or drop it so that the readers waiting on the fill fetch for themselves.
 pub struct FillLease {
@@ -163,24 +181,26 @@ impl CacheStore {
 
     /// The bytes of `range` of a complete entry. Objects up to [`MEMORY_OBJECT_MAX`] are
     /// read whole once, checked, and then served from memory.
-    pub fn read_entry(&self, entry: &Arc<Entry>, range: Range<u64>) -> BoxStream<'static, Result<Bytes, ReadError>> {
+    pub fn read_entry(&self, entry: &Arc<Entry>, range: Range<u64>) -> EntryRead {
         let size = entry.object().size;
         if size > MEMORY_OBJECT_MAX {
-            return read(Source::Entry(Arc::clone(entry)), range).boxed();
+            return EntryRead::Blocks(read(Source::Entry(Arc::clone(entry)), range).boxed());
         }
         let span = usize::try_from(range.start).unwrap_or(usize::MAX)..usize::try_from(range.end).unwrap_or(usize::MAX);
         if let Some(bytes) = self.memory.get(&entry.serial) {
-            return futures::stream::once(async move { Ok(bytes.slice(span)) }).boxed();
+            return EntryRead::Memory(bytes.slice(span));
         }
         let (memory, entry) = (self.memory.clone(), Arc::clone(entry));
-        futures::stream::once(async move {
-            // no bigger than a block: `read` yields the whole object, checked, as one chunk
-            let mut blocks = std::pin::pin!(read(Source::Entry(Arc::clone(&entry)), 0..size));
-            let whole = blocks.try_next().await?.unwrap_or_default();
-            memory.insert(entry.serial, whole.clone());
-            Ok(whole.slice(span))
-        })
-        .boxed()
+        EntryRead::Blocks(
+            futures::stream::once(async move {
+                // no bigger than a block: `read` yields the whole object, checked, as one chunk
+                let mut blocks = std::pin::pin!(read(Source::Entry(Arc::clone(&entry)), 0..size));
+                let whole = blocks.try_next().await?.unwrap_or_default();
+                memory.insert(entry.serial, whole.clone());
+                Ok(whole.slice(span))
+            })
+            .boxed(),
+        )
     }
 
     /// Deletes an entry found corrupt.
@@ -501,11 +521,13 @@ mod tests {
         let store = CacheStore::open(&config(dir.path())).unwrap().unwrap();
         let data = fill_and_wait(&store, "small", 4096).await;
         let entry = store.get(&key("small")).unwrap();
-        let first: Vec<Bytes> = store.read_entry(&entry, 10..20).try_collect().await.unwrap();
+        let first: Vec<Bytes> = store.read_entry(&entry, 10..20).into_stream().try_collect().await.unwrap();
         assert_eq!(first.concat(), &data[10..20]);
         std::fs::remove_file(entry.path()).unwrap();
-        let again: Vec<Bytes> = store.read_entry(&entry, 0..4096).try_collect().await.unwrap();
-        assert_eq!(again.concat(), data, "the second read must not touch the disk");
+        let EntryRead::Memory(again) = store.read_entry(&entry, 0..4096) else {
+            panic!("the second read must come from the memory tier")
+        };
+        assert_eq!(again, data, "the second read must not touch the disk");
     }
 
     #[tokio::test]

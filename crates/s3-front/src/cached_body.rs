@@ -8,10 +8,10 @@ use futures::stream::BoxStream;
 use futures::{Stream, StreamExt};
 use s3s::dto::{ETagCondition, GetObjectInput, StreamingBlob};
 use s3s::stream::{ByteStream, RemainingLength};
-use s3s::{S3, StdError};
+use s3s::{Body, S3, StdError};
 use sync_wrapper::SyncStream;
 
-use cachegate_cache::{CacheStore, Entry, Fill, ReadError, Source, read};
+use cachegate_cache::{CacheStore, Entry, EntryRead, Fill, ReadError, Source, read};
 
 use crate::upstream::{Upstream, internal_request};
 
@@ -21,7 +21,10 @@ use crate::upstream::{Upstream, internal_request};
 /// never sent.
 pub(crate) async fn entry_body(store: &Arc<CacheStore>, entry: &Arc<Entry>, span: Range<u64>) -> Option<StreamingBlob> {
     let len = span.end - span.start;
-    let mut blocks = store.read_entry(entry, span);
+    let mut blocks = match store.read_entry(entry, span) {
+        EntryRead::Memory(bytes) => return Some(StreamingBlob::from(Body::from(bytes))),
+        EntryRead::Blocks(blocks) => blocks,
+    };
     let first = if len == 0 {
         None
     } else {
