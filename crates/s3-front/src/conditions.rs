@@ -40,10 +40,12 @@ impl Conditions {
     /// As S3 (RFC 7232 §6): If-Match, else If-Unmodified-Since → 412; then
     /// If-None-Match, else If-Modified-Since → 304.
     pub(crate) fn check(&self, meta: &ObjectMeta) -> S3Result<()> {
-        let etag = ETag::parse_http_header(meta.etag.as_bytes()).ok();
+        // parsed only for a request that names an ETag: most name none
         let matches = |condition: &ETagCondition| match condition {
             ETagCondition::Any => true,
-            ETagCondition::ETag(wanted) => etag.as_ref().is_some_and(|e| e.value() == wanted.value()),
+            ETagCondition::ETag(wanted) => {
+                ETag::parse_http_header(meta.etag.as_bytes()).is_ok_and(|e| e.value() == wanted.value())
+            }
         };
         let modified_after = |since: &Timestamp| meta.last_modified.is_none_or(|m| m > unix_seconds(since));
         match (&self.if_match, &self.if_unmodified_since) {
