@@ -17,7 +17,9 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use cachegate_cache::{CacheConfig, CacheKey, CacheStore, Consistency, Lookup, ObjectMeta, SizeLimit, Source, read};
+use cachegate_cache::{
+    CacheConfig, CacheKey, CacheStore, Consistency, EntryRead, Lookup, ObjectMeta, SizeLimit, Source, read,
+};
 use crc_fast::CrcAlgorithm;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use futures::TryStreamExt;
@@ -209,7 +211,10 @@ fn timed_reads(setup: &Setup, keys: &[CacheKey], len: u64, via: Via, iters: u64)
         for i in 0..iters {
             let entry = store.get(&keys[i as usize % keys.len()]).unwrap();
             let chunks: Vec<Bytes> = match via {
-                Via::Store => store.read_entry(&entry, 0..len).into_stream().try_collect().await,
+                Via::Store => match store.read_entry(&entry, 0..len) {
+                    EntryRead::Memory(bytes) => Ok(vec![bytes]),
+                    EntryRead::Blocks(blocks) => blocks.try_collect().await,
+                },
                 Via::Disk => read(Source::Entry(entry), 0..len).try_collect().await,
             }
             .unwrap();
