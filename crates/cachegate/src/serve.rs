@@ -163,7 +163,8 @@ struct Routes {
 
 async fn serve_s3(listener: TcpListener, tls: Option<TlsAcceptor>, routes: Routes, grace: std::time::Duration) {
     let mut builder = auto::Builder::new(TokioExecutor::new());
-    // slow or idle clients must not hold connections forever
+    // slow or idle clients must not hold connections forever; the benchmark's fixed-answer
+    // servers (crates/floor) use the same settings
     builder.http1().timer(TokioTimer::new()).header_read_timeout(std::time::Duration::from_secs(60));
     let graceful = GracefulShutdown::new();
     let mut shutdown = std::pin::pin!(shutdown_signal());

@@ -57,10 +57,12 @@ enum Through {
     S3s,
 }
 
-/// The headers of a cachegate hit, but the request id and `x-cache` (constant here).
+// The headers of a cachegate hit, with a fixed request id and without `x-cache`.
 const ETAG: &str = "\"d462e63def652d666b10a0aad06338ca\"";
 const CONTENT_TYPE: &str = "binary/octet-stream";
 const REQUEST_ID: &str = "00000000000000000000000000000000";
+/// What s3s writes for [`std::time::SystemTime::UNIX_EPOCH`], the s3s answer's time.
+const LAST_MODIFIED: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
@@ -85,7 +87,8 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-/// Accepts connections forever, each served by `answer` as `cachegate serve` serves them.
+/// Accepts connections forever, each served by `answer` with the connection settings of
+/// `serve_s3` in `crates/cachegate/src/serve.rs`.
 async fn serve<F, R, B, E>(listener: tokio::net::TcpListener, answer: F) -> anyhow::Result<()>
 where
     F: Fn(http::Request<hyper::body::Incoming>) -> R + Clone + Send + Sync + 'static,
@@ -111,7 +114,7 @@ async fn hyper_answer(object: Bytes) -> Result<http::Response<Body>, Infallible>
         .header("accept-ranges", "bytes")
         .header("content-type", CONTENT_TYPE)
         .header("etag", ETAG)
-        .header("last-modified", "Mon, 07 Dec 2026 21:34:12 GMT")
+        .header("last-modified", LAST_MODIFIED)
         .header("x-amz-request-id", REQUEST_ID)
         .body(Body::from(object));
     Ok(response.unwrap_or_default())
