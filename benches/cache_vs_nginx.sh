@@ -256,6 +256,16 @@ NGINX_MASTER=$(cat "$WORK/nginx/nginx.pid")
 nginx_pids() { echo "$NGINX_MASTER"; pgrep -P "$NGINX_MASTER" || true; }
 
 # --------------------------------------------------------------- cachegate ------
+# await_answer NAME PID URL SECONDS [STATUS]: until URL answers (with STATUS, when given);
+# dies, with the end of $WORK/logs/NAME.log, if PID exits or SECONDS pass first
+await_answer() {
+    local name=$1 pid=$2 url=$3 seconds=$4 want=${5:-} code deadline=$((SECONDS + $4))
+    while code=$(curl -s -o /dev/null -w '%{http_code}' "$url"); [[ $code == 000 || ( -n $want && $code != "$want" ) ]]; do
+        kill -0 "$pid" 2>/dev/null || die "$name exited: $(tail -3 "$WORK/logs/$name.log")"
+        (( SECONDS < deadline )) || die "$name not ready within $seconds s: $(tail -3 "$WORK/logs/$name.log")"
+        sleep 0.1
+    done
+}
 # start_cachegate NAME PORT LEVEL MAX_SIZE EXTRA_TOML
 start_cachegate() { # NAME PORT LEVEL MAX_SIZE EXTRA_TOML [BINARY]
     local name=$1 port=$2 level=$3 max_size=$4 extra=$5 binary=${6:-$CACHEGATE} conf=$WORK/$1.toml
@@ -284,12 +294,7 @@ EOF
     "$binary" serve --config "$conf" --check-config >/dev/null || die "$name: bad config $conf"
     "$binary" serve --config "$conf" 2>"$WORK/logs/$name.log" </dev/null &
     PIDS+=($!)
-    local deadline=$((SECONDS + 30))
-    until [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((port + 1))/readyz") == 200 ]]; do
-        kill -0 "${PIDS[-1]}" 2>/dev/null || die "$name exited: $(tail -3 "$WORK/logs/$name.log")"
-        (( SECONDS < deadline )) || die "$name not ready within 30 s: $(tail -3 "$WORK/logs/$name.log")"
-        sleep 0.1
-    done
+    await_answer "$name" "${PIDS[-1]}" "http://127.0.0.1:$((port + 1))/readyz" 30 200
 }
 CG_PORT=$((BASE + 10)); CG_INFO_PORT=$((BASE + 12)); CG_MISS_PORT=$((BASE + 14))
 start_cachegate cg "$CG_PORT" warn 4GiB "[[tenants]]
@@ -320,34 +325,33 @@ start_floor() { # NAME PORT THROUGH
     "$FLOOR" --listen "127.0.0.1:$2" --through "$3" --access-key "$HIT_KEY" --secret-key "$HIT_SECRET" \
         2>"$WORK/logs/$1.log" </dev/null &
     PIDS+=($!)
-    local deadline=$((SECONDS + 30))
-    until [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$2/") != 000 ]]; do
-        kill -0 "${PIDS[-1]}" 2>/dev/null || die "$1 exited: $(tail -3 "$WORK/logs/$1.log")"
-        (( SECONDS < deadline )) || die "$1 not listening within 30 s"
-        sleep 0.1
-    done
+    await_answer "$1" "${PIDS[-1]}" "http://127.0.0.1:$2/" 30
 }
-FLOOR_HYPER_PORT=$((BASE + 22)); FLOOR_S3S_PORT=$((BASE + 23))
-start_floor floor-hyper "$FLOOR_HYPER_PORT" hyper; PID_floor_hyper=${PIDS[-1]}
-start_floor floor-s3s "$FLOOR_S3S_PORT" s3s; PID_floor_s3s=${PIDS[-1]}
+FLOOR_HYPER_PORT=$((BASE + 22)); FLOOR_S3S_PORT=$((BASE + 23)); FLOORS=()
+if [[ " ${SIZE_NAMES[*]} " == *" 4k "* ]]; then   # they answer 4 KiB only
+    start_floor floor-hyper "$FLOOR_HYPER_PORT" hyper; PID_floor_hyper=${PIDS[-1]}
+    start_floor floor-s3s "$FLOOR_S3S_PORT" s3s; PID_floor_s3s=${PIDS[-1]}
+    FLOORS=(floor-hyper floor-s3s)
+fi
 
 # ------------------------------------------------------------------- runs --------
 # endpoint, signing and pids (for CPU accounting) of each target
 target_args() {
+    local hit="--access-key $HIT_KEY --secret-key $HIT_SECRET"
     case $1 in
         rgw)       echo "--endpoint $RGW --access-key $RGW_KEY --secret-key $RGW_SECRET" ;;
         rgw-anon)  echo "--endpoint $RGW --unsigned" ;;
         nginx)     echo "--endpoint http://127.0.0.1:$NGINX_PORT --unsigned" ;;
         nginx-proxy) echo "--endpoint http://127.0.0.1:$NGINX_PROXY_PORT --unsigned" ;;
         nginx-fill) echo "--endpoint http://127.0.0.1:$NGINX_FILL_PORT --unsigned" ;;
-        cg)        echo "--endpoint http://127.0.0.1:$CG_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
-        cg-info)   echo "--endpoint http://127.0.0.1:$CG_INFO_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
+        cg)        echo "--endpoint http://127.0.0.1:$CG_PORT $hit" ;;
+        cg-info)   echo "--endpoint http://127.0.0.1:$CG_INFO_PORT $hit" ;;
         cg-bypass) echo "--endpoint http://127.0.0.1:$CG_PORT --access-key $BYPASS_KEY --secret-key $BYPASS_SECRET" ;;
-        cg-miss)   echo "--endpoint http://127.0.0.1:$CG_MISS_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
-        base-info) echo "--endpoint http://127.0.0.1:$BASE_INFO_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
-        base-miss) echo "--endpoint http://127.0.0.1:$BASE_MISS_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
-        floor-hyper) echo "--endpoint http://127.0.0.1:$FLOOR_HYPER_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
-        floor-s3s) echo "--endpoint http://127.0.0.1:$FLOOR_S3S_PORT --access-key $HIT_KEY --secret-key $HIT_SECRET" ;;
+        cg-miss)   echo "--endpoint http://127.0.0.1:$CG_MISS_PORT $hit" ;;
+        base-info) echo "--endpoint http://127.0.0.1:$BASE_INFO_PORT $hit" ;;
+        base-miss) echo "--endpoint http://127.0.0.1:$BASE_MISS_PORT $hit" ;;
+        floor-hyper) echo "--endpoint http://127.0.0.1:$FLOOR_HYPER_PORT $hit" ;;
+        floor-s3s) echo "--endpoint http://127.0.0.1:$FLOOR_S3S_PORT $hit" ;;
     esac
 }
 target_pids() {
@@ -471,7 +475,7 @@ for name in "${SIZE_NAMES[@]}"; do
     for t in nginx cg cg-info "${BASE_TARGETS[@]:0:1}"; do warm "$t" "$name" "$nkeys" "$bytes"; done
     status=$(curl -s -o /dev/null -D - "http://127.0.0.1:$NGINX_PORT/$BUCKET/obj-$name-0" | tr -d '\r' | awk -F': ' 'tolower($1) == "x-cache-status" {print $2}')
     [[ $status == HIT ]] || log "  warning: nginx answers X-Cache-Status '$status' after warming"
-    floors=(); [[ $name == 4k ]] && floors=(floor-hyper floor-s3s)   # they answer 4 KiB only
+    floors=(); [[ $name == 4k ]] && floors=("${FLOORS[@]}")
     for ((ROUND = 1; ROUND <= ROUNDS; ROUND++)); do
         for t in rgw rgw-anon nginx nginx-proxy nginx-fill cg cg-info cg-bypass cg-miss "${BASE_TARGETS[@]}" "${floors[@]}"; do
             run_load "$name" "$t" "$nkeys" "$bytes" "$conc"
@@ -622,12 +626,7 @@ callgrind_hits() { # TARGET [BINARY]
         >/dev/null 2>"$WORK/logs/callgrind-$target.log" </dev/null &
     pid=$!
     PIDS+=("$pid")
-    local deadline=$((SECONDS + 120))
-    until [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$((port + 1))/readyz") == 200 ]]; do
-        kill -0 "$pid" 2>/dev/null || die "callgrind $target exited: $(tail -3 "$WORK/logs/callgrind-$target.log")"
-        (( SECONDS < deadline )) || die "callgrind $target not ready within 120 s"
-        sleep 0.5
-    done
+    await_answer "callgrind-$target" "$pid" "http://127.0.0.1:$((port + 1))/readyz" 120 200
     local keys=64 rounds=50 round
     local once=("$LOADGEN" --endpoint "http://127.0.0.1:$port" --access-key "$HIT_KEY" --secret-key "$HIT_SECRET"
                 --bucket "$BUCKET" --prefix obj-4k- --count "$keys" --expect-bytes 4096 --concurrency 8 --once)
