@@ -10,8 +10,6 @@
 //! measured window, after `--warmup`; latency is from sending the request to the last
 //! byte of the body.
 
-mod sigv4;
-
 use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -27,7 +25,8 @@ use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 
-use crate::sigv4::{Signer, UNSIGNED_PAYLOAD, amz_date, uri_encode_path};
+use cachegate_sigv4::canonical::uri_encode_path;
+use cachegate_sigv4::{Signer, UNSIGNED_PAYLOAD, amz_date};
 
 /// Load generator for cachegate benchmarks.
 #[derive(Parser, Debug)]
@@ -266,7 +265,7 @@ struct SignedHeaders {
 
 async fn worker(plan: Arc<Plan>, index: usize) -> Stats {
     let mut stats = Stats::default();
-    let mut signer = plan.signer.clone();
+    let signer = plan.signer.clone();
     let mut signed: Vec<Option<SignedHeaders>> = (0..plan.paths.len()).map(|_| None).collect();
     let mut sender: Option<SendRequest<RequestBody>> = None;
     // key j belongs to worker j mod concurrency: with at least as many keys as workers,
@@ -303,7 +302,7 @@ async fn worker(plan: Arc<Plan>, index: usize) -> Stats {
         };
         let key = mine[turn % mine.len()];
         turn += 1;
-        let request = match build_request(&plan, key, signer.as_mut(), &mut signed[key]) {
+        let request = match build_request(&plan, key, signer.as_ref(), &mut signed[key]) {
             Ok(request) => request,
             Err(e) => {
                 stats.error(|| format!("request: {e:#}"));
@@ -384,7 +383,7 @@ async fn worker(plan: Arc<Plan>, index: usize) -> Stats {
 fn build_request(
     plan: &Plan,
     key: usize,
-    signer: Option<&mut Signer>,
+    signer: Option<&Signer>,
     cached: &mut Option<SignedHeaders>,
 ) -> anyhow::Result<Request<RequestBody>> {
     let path = plan.paths[key].as_str();
