@@ -232,7 +232,7 @@ async fn plan(args: &Args) -> anyhow::Result<(Plan, Instant)> {
     let plan = Plan {
         addr,
         host: HeaderValue::from_str(authority.as_str())?,
-        paths: keys.iter().map(|k| uri_encode_path(&format!("/{}/{k}", args.bucket))).collect(),
+        paths: keys.iter().map(|k| uri_encode_path(&format!("/{}/{k}", args.bucket)).into_owned()).collect(),
         concurrency: args.concurrency.max(1),
         range: args.range.as_deref().map(HeaderValue::from_str).transpose().context("--range")?,
         headers: args.headers.clone(),

@@ -1,20 +1,27 @@
 //! The canonical request and the string to sign, as S3 defines them for SigV4.
 
+use std::borrow::Cow;
 use std::fmt::Write as _;
 
+use hmac::digest::Update;
+use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 /// S3's canonical URI encoding of a path: every byte but `A-Za-z0-9-_.~/` as `%XX`.
-pub fn uri_encode_path(path: &str) -> String {
+pub fn uri_encode_path(path: &str) -> Cow<'_, str> {
+    let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/');
+    if path.bytes().all(plain) {
+        return Cow::Borrowed(path);
+    }
     let mut out = String::with_capacity(path.len() + 8);
     for &b in path.as_bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+        if plain(b) {
             out.push(char::from(b));
         } else {
             let _ = write!(out, "%{b:02X}");
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// The parts of a request that its signature covers. `headers` are the signed headers
@@ -34,29 +41,55 @@ pub struct RequestParts<'a, H> {
     pub payload_hash: &'a str,
 }
 
-/// The canonical request of `parts`. Header values are trimmed and their inner runs of
-/// whitespace collapsed to one space.
-pub fn canonical_request<'a, H>(parts: RequestParts<'a, H>) -> String
+/// The SHA-256 of the canonical request of `parts`, hashed as it is written (no string
+/// is built). Header values are trimmed and their inner runs of whitespace collapsed to
+/// one space.
+pub fn canonical_request_hash<'a, H>(parts: RequestParts<'a, H>) -> [u8; 32]
 where
     H: IntoIterator<Item = (&'a str, &'a str)>,
 {
-    let mut out = String::with_capacity(256);
+    let mut out = Hashing(Sha256::new());
     let _ = write!(out, "{}\n{}\n{}\n", parts.method, parts.canonical_uri, parts.canonical_query);
     for (name, value) in parts.headers {
-        out.push_str(name);
-        out.push(':');
-        push_normalized(&mut out, value);
-        out.push('\n');
+        let _ = write!(out, "{name}:");
+        let mut words = value.split_ascii_whitespace();
+        if let Some(first) = words.next() {
+            let _ = out.write_str(first);
+            for word in words {
+                let _ = write!(out, " {word}");
+            }
+        }
+        let _ = out.write_char('\n');
     }
     let _ = write!(out, "\n{}\n{}", parts.signed_headers, parts.payload_hash);
-    out
+    out.0.finalize().into()
 }
 
-/// The string to sign of a request made at `amz_date` (`YYYYMMDDTHHMMSSZ`) in the scope
-/// `day/region/service/aws4_request`.
-pub fn string_to_sign(amz_date: &str, scope: &Scope<'_>, canonical_request: &str) -> String {
-    let digest = hex::encode(Sha256::digest(canonical_request.as_bytes()));
-    format!("AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n{digest}")
+/// The HMAC of the string to sign of a request made at `amz_date` (`YYYYMMDDTHHMMSSZ`)
+/// in `scope`, keyed with that scope's signing key and fed as the string is written;
+/// `finalize` gives the signature, `verify_slice` compares one in constant time.
+pub fn string_to_sign_mac(
+    signing_key: &[u8; 32],
+    amz_date: &str,
+    scope: &Scope<'_>,
+    canonical_request_hash: &[u8; 32],
+) -> Hmac<Sha256> {
+    let mut hex = [0u8; 64];
+    hex::encode_to_slice(canonical_request_hash, &mut hex).expect("64 hex digits for 32 bytes");
+    let mut mac = Hashing(Hmac::<Sha256>::new_from_slice(signing_key).expect("HMAC takes keys of any length"));
+    let _ = write!(mac, "AWS4-HMAC-SHA256\n{amz_date}\n{scope}\n");
+    Mac::update(&mut mac.0, &hex);
+    mac.0
+}
+
+/// Feeds what is written to a hash.
+struct Hashing<D>(D);
+
+impl<D: Update> std::fmt::Write for Hashing<D> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        self.0.update(s.as_bytes());
+        Ok(())
+    }
 }
 
 /// A credential scope: the day (`YYYYMMDD`), region and service a signing key is for.
@@ -76,17 +109,6 @@ impl std::fmt::Display for Scope<'_> {
     }
 }
 
-fn push_normalized(out: &mut String, value: &str) {
-    let mut words = value.split_ascii_whitespace();
-    if let Some(first) = words.next() {
-        out.push_str(first);
-        for word in words {
-            out.push(' ');
-            out.push_str(word);
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -97,7 +119,7 @@ mod tests {
     }
 
     #[test]
-    fn normalizes_header_values() {
+    fn hashes_the_canonical_request_with_normalized_values() {
         let parts = RequestParts {
             method: "GET",
             canonical_uri: "/",
@@ -106,6 +128,7 @@ mod tests {
             signed_headers: "a;b",
             payload_hash: "UNSIGNED-PAYLOAD",
         };
-        assert_eq!(canonical_request(parts), "GET\n/\n\na:x y z\nb:\n\na;b\nUNSIGNED-PAYLOAD");
+        let expected = Sha256::digest("GET\n/\n\na:x y z\nb:\n\na;b\nUNSIGNED-PAYLOAD");
+        assert_eq!(canonical_request_hash(parts), <[u8; 32]>::from(expected));
     }
 }

@@ -1,7 +1,9 @@
 //! Signing requests in their `Authorization` header.
 
-use crate::canonical::{RequestParts, Scope, canonical_request, string_to_sign};
-use crate::signing_key::{SigningKeyCache, hmac_sha256};
+use hmac::Mac;
+
+use crate::SigningKeyCache;
+use crate::canonical::{RequestParts, Scope, canonical_request_hash, string_to_sign_mac};
 
 /// Signs requests for one credential, region and service.
 #[derive(Clone)]
@@ -37,7 +39,7 @@ impl Signer {
     ) -> String {
         let scope = Scope { day: &amz_date[..8], region: &self.region, service: &self.service };
         let signed_headers = headers.iter().map(|(name, _)| *name).collect::<Vec<_>>().join(";");
-        let canonical = canonical_request(RequestParts {
+        let canonical_hash = canonical_request_hash(RequestParts {
             method,
             canonical_uri,
             canonical_query,
@@ -45,8 +47,8 @@ impl Signer {
             signed_headers: &signed_headers,
             payload_hash,
         });
-        let string_to_sign = string_to_sign(amz_date, &scope, &canonical);
-        let signature = hex::encode(hmac_sha256(&self.keys.key(&scope), string_to_sign.as_bytes()));
+        let mac = string_to_sign_mac(&self.keys.key(&scope), amz_date, &scope, &canonical_hash);
+        let signature = hex::encode(mac.finalize().into_bytes());
         format!(
             "AWS4-HMAC-SHA256 Credential={}/{scope}, SignedHeaders={signed_headers}, Signature={signature}",
             self.access_key

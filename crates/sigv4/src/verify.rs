@@ -1,12 +1,14 @@
 //! Verifying a header-signed request without a body.
 
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use http::HeaderMap;
-use sha2::Sha256;
 
 use crate::authorization::HeaderAuth;
-use crate::canonical::{RequestParts, canonical_request, string_to_sign};
+use crate::canonical::{RequestParts, canonical_request_hash, string_to_sign_mac};
 use crate::{AmzDate, EMPTY_PAYLOAD_SHA256, UNSIGNED_PAYLOAD};
+
+/// The most signed headers a request may have here (SDKs sign four to eight).
+const MAX_SIGNED_HEADERS: usize = 32;
 
 /// A request that claims a SigV4 header signature over no body: its `Authorization`,
 /// `x-amz-date` and `x-amz-content-sha256`, each sent once and well formed, the date
@@ -52,24 +54,28 @@ impl<'a> HeaderSigned<'a> {
     /// Whether the signature is that of `request` under `signing_key` (the key of this
     /// request's scope), compared in constant time.
     pub fn verify(&self, signing_key: &[u8; 32], request: &SignedRequest<'_>) -> bool {
-        let headers: Option<Vec<(&str, &str)>> =
-            self.auth.signed_headers.split(';').map(|name| Some((name, single(request.headers, name)?))).collect();
-        let Some(headers) = headers else { return false };
-        let canonical = canonical_request(RequestParts {
+        let mut signed = [("", ""); MAX_SIGNED_HEADERS];
+        let mut count = 0;
+        for name in self.auth.signed_headers.split(';') {
+            let (Some(slot), Some(value)) = (signed.get_mut(count), single(request.headers, name)) else {
+                return false;
+            };
+            *slot = (name, value);
+            count += 1;
+        }
+        let canonical_hash = canonical_request_hash(RequestParts {
             method: request.method,
             canonical_uri: request.canonical_uri,
             canonical_query: request.canonical_query,
-            headers,
+            headers: signed[..count].iter().copied(),
             signed_headers: self.auth.signed_headers,
             payload_hash: self.payload_hash,
         });
-        let string_to_sign = string_to_sign(self.date.as_str(), &self.auth.scope, &canonical);
         let mut expected = [0u8; 32];
         if hex::decode_to_slice(self.auth.signature, &mut expected).is_err() {
             return false;
         }
-        let mut mac = Hmac::<Sha256>::new_from_slice(signing_key).expect("HMAC takes keys of any length");
-        mac.update(string_to_sign.as_bytes());
+        let mac = string_to_sign_mac(signing_key, self.date.as_str(), &self.auth.scope, &canonical_hash);
         mac.verify_slice(&expected).is_ok()
     }
 }
