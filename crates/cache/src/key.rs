@@ -19,24 +19,31 @@ pub struct CacheKey {
 impl CacheKey {
     /// A fixed-size id derived from every field, used for the index and file names.
     pub fn id(&self) -> EntryId {
-        let mut hasher = Sha256::new();
-        for part in [self.upstream.as_str(), self.bucket.as_str(), self.key.as_str()] {
-            hasher.update((part.len() as u64).to_le_bytes());
-            hasher.update(part.as_bytes());
-        }
-        if let Some(version) = &self.version_id {
-            hasher.update(version.as_bytes());
-        }
-        let digest = hasher.finalize();
-        let mut id = [0u8; 16];
-        id.copy_from_slice(&digest[..16]);
-        EntryId(id)
+        EntryId::of(&self.upstream, &self.bucket, &self.key, self.version_id.as_deref())
     }
 }
 
 /// The id of a cache entry: the first 128 bits of a SHA-256 of its [`CacheKey`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct EntryId([u8; 16]);
+
+impl EntryId {
+    /// The id of the [`CacheKey`] with these fields, without building one.
+    pub fn of(upstream: &str, bucket: &str, key: &str, version_id: Option<&str>) -> Self {
+        let mut hasher = Sha256::new();
+        for part in [upstream, bucket, key] {
+            hasher.update((part.len() as u64).to_le_bytes());
+            hasher.update(part.as_bytes());
+        }
+        if let Some(version) = version_id {
+            hasher.update(version.as_bytes());
+        }
+        let digest = hasher.finalize();
+        let mut id = [0u8; 16];
+        id.copy_from_slice(&digest[..16]);
+        Self(id)
+    }
+}
 
 impl fmt::Display for EntryId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {

@@ -1,8 +1,11 @@
+use std::any::Any;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Mutex, OnceLock, PoisonError};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 use crate::CacheKey;
@@ -63,13 +66,28 @@ pub struct Entry {
     pub(crate) serial: u64,
     /// When the upstream last confirmed this entry (stored or revalidated), in ms since the epoch.
     validated_ms: AtomicU64,
+    /// See [`Entry::derived`].
+    derived: OnceLock<Box<dyn Any + Send + Sync>>,
+    /// The whole object while the memory tier holds it.
+    bytes: Mutex<Option<Bytes>>,
+    /// Hits served from memory, for the memory tier's sampling.
+    memory_hits: AtomicU32,
 }
 
 impl Entry {
     pub(crate) fn new(record: EntryRecord, path: PathBuf) -> Self {
         static NEXT_SERIAL: AtomicU64 = AtomicU64::new(0);
         let validated_ms = AtomicU64::new(record.stored_at_ms);
-        Self { record, path, serial: NEXT_SERIAL.fetch_add(1, Ordering::Relaxed), validated_ms }
+        let serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
+        Self {
+            record,
+            path,
+            serial,
+            validated_ms,
+            derived: OnceLock::new(),
+            bytes: Mutex::new(None),
+            memory_hits: AtomicU32::new(0),
+        }
     }
 
     /// The cached object's metadata.
@@ -88,9 +106,30 @@ impl Entry {
         SystemTime::now().duration_since(validated).unwrap_or_default()
     }
 
+    /// What the store's user derives from this entry (the gateway: the headers of its
+    /// answers), derived by the first caller and kept as long as the entry. `None` when
+    /// an earlier caller derived another type.
+    pub fn derived<T: Any + Send + Sync>(&self, derive: impl FnOnce(&Self) -> T) -> Option<&T> {
+        self.derived.get_or_init(|| Box::new(derive(self))).downcast_ref()
+    }
+
     /// Records that the upstream just confirmed this entry (a 304 to a revalidation).
     pub fn revalidated(&self) {
         self.validated_ms.store(now_ms(), Ordering::Relaxed);
+    }
+
+    /// The whole object when the memory tier holds it, and how many hits it served before.
+    pub(crate) fn bytes_in_memory(&self) -> Option<(Bytes, u32)> {
+        let bytes = self.bytes.lock().unwrap_or_else(PoisonError::into_inner).clone()?;
+        Some((bytes, self.memory_hits.fetch_add(1, Ordering::Relaxed)))
+    }
+
+    pub(crate) fn keep_bytes(&self, bytes: Bytes) {
+        *self.bytes.lock().unwrap_or_else(PoisonError::into_inner) = Some(bytes);
+    }
+
+    pub(crate) fn forget_bytes(&self) {
+        self.bytes.lock().unwrap_or_else(PoisonError::into_inner).take();
     }
 
     /// The file holding the object's bytes (from offset 0) and then its record.

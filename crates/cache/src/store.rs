@@ -20,6 +20,7 @@ use crate::fill::{Batch, FillState, Started};
 use crate::index::Index;
 use crate::key::EntryId;
 use crate::layout::Layout;
+use crate::memory::MemoryTier;
 use crate::meta::{EntryRecord, RECORD_FORMAT, now_ms};
 use crate::reader::{ReadError, Source, read};
 use crate::{CacheConfig, CacheError, CacheKey, Entry, Fill, ObjectMeta};
@@ -31,9 +32,8 @@ const _: () = assert!(MEMORY_OBJECT_MAX <= BLOCK_SIZE, "a memory-tier object is 
 /// The disk cache: index, files and fills in progress.
 pub struct CacheStore {
     layout: Layout,
-    /// Whole small objects already read and checked, by [`Entry::serial`] (so that an
-    /// evicted or replaced entry is never found through its successor).
-    memory: moka::sync::Cache<u64, Bytes>,
+    /// Whole small objects already read and checked.
+    memory: Arc<MemoryTier>,
     index: Index,
     fills: Mutex<HashMap<EntryId, Arc<Fill>>>,
     fill_slots: Arc<Semaphore>,
@@ -85,10 +85,7 @@ impl CacheStore {
         let layout = Layout::new(dir.clone());
         let memory_capacity = config.memory_size.bytes(capacity);
         let store = Self {
-            memory: moka::sync::Cache::builder()
-                .max_capacity(memory_capacity)
-                .weigher(|_, bytes: &Bytes| u32::try_from(bytes.len()).unwrap_or(u32::MAX))
-                .build(),
+            memory: Arc::new(MemoryTier::new(memory_capacity)),
             index: Index::new(capacity),
             fills: Mutex::new(HashMap::new()),
             fill_slots: Arc::new(Semaphore::new(config.max_fills.max(1))),
@@ -116,7 +113,12 @@ impl CacheStore {
 
     /// The complete entry of `key`, if any.
     pub fn get(&self, key: &CacheKey) -> Option<Arc<Entry>> {
-        self.index.get(&key.id())
+        self.entry(key.id())
+    }
+
+    /// The complete entry with this id, if any.
+    pub fn entry(&self, id: EntryId) -> Option<Arc<Entry>> {
+        self.index.get(&id)
     }
 
     /// Finds `key` in the cache, joins its fill, or makes the caller the one to fill it.
@@ -177,16 +179,16 @@ impl CacheStore {
             return EntryRead::Blocks(read(Source::Entry(Arc::clone(entry)), range).boxed());
         }
         let span = usize::try_from(range.start).unwrap_or(usize::MAX)..usize::try_from(range.end).unwrap_or(usize::MAX);
-        if let Some(bytes) = self.memory.get(&entry.serial) {
+        if let Some(bytes) = self.memory.get(entry) {
             return EntryRead::Memory(bytes.slice(span));
         }
-        let (memory, entry) = (self.memory.clone(), Arc::clone(entry));
+        let (memory, entry) = (Arc::clone(&self.memory), Arc::clone(entry));
         EntryRead::Blocks(
             futures::stream::once(async move {
                 // no bigger than a block: `read` yields the whole object, checked, as one chunk
                 let mut blocks = std::pin::pin!(read(Source::Entry(Arc::clone(&entry)), 0..size));
                 let whole = blocks.try_next().await?.unwrap_or_default();
-                memory.insert(entry.serial, whole.clone());
+                memory.insert(&entry, whole.clone());
                 Ok(whole.slice(span))
             })
             .boxed(),
@@ -195,7 +197,7 @@ impl CacheStore {
 
     /// Deletes an entry found corrupt.
     pub fn purge(&self, entry: &Entry) {
-        self.memory.invalidate(&entry.serial);
+        self.memory.remove(entry);
         metrics::counter!("cachegate_cache_integrity_failures_total").increment(1);
         warn!(bucket = %entry.key().bucket, key = %entry.key().key, "cache entry failed its checksum: purged");
         self.index.remove(&entry.key().id());
@@ -521,6 +523,29 @@ mod tests {
             panic!("the second read must come from the memory tier")
         };
         assert_eq!(again, data, "the second read must not touch the disk");
+    }
+
+    #[tokio::test]
+    async fn the_memory_tier_keeps_what_fits_and_drops_what_it_evicts() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = CacheConfig { memory_size: SizeLimit::Bytes(6000), ..config(dir.path()) };
+        let store = CacheStore::open(&config).unwrap().unwrap();
+        let mut entries = Vec::new();
+        for name in ["first", "second"] {
+            fill_and_wait(&store, name, 4096).await;
+            let entry = store.get(&key(name)).unwrap();
+            let EntryRead::Blocks(blocks) = store.read_entry(&entry, 0..4096) else {
+                panic!("{name}: from disk first")
+            };
+            let _: Vec<Bytes> = blocks.try_collect().await.unwrap();
+            store.memory.settle();
+            entries.push(entry);
+        }
+        let in_memory: Vec<bool> = entries.iter().map(|e| e.bytes_in_memory().is_some()).collect();
+        assert_eq!(in_memory.iter().filter(|kept| **kept).count(), 1, "room for one: {in_memory:?}");
+        let kept = entries.iter().find(|e| e.bytes_in_memory().is_some()).unwrap();
+        store.purge(kept);
+        assert!(kept.bytes_in_memory().is_none(), "a purged entry's bytes are dropped");
     }
 
     #[tokio::test]
