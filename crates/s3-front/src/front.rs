@@ -11,6 +11,7 @@ use tracing::Instrument;
 
 use crate::access::TenantAccess;
 use crate::error_body::stamp_request_id;
+use crate::fast_hit::FastHits;
 use crate::gateway::{CacheSetup, Gateway};
 use crate::metered_body::{AccessRecord, MeteredBody};
 use crate::registry::TenantAuth;
@@ -38,6 +39,7 @@ pub struct FrontService {
     s3: Arc<S3Service>,
     gateway: Gateway,
     registry: Arc<TenantRegistry>,
+    fast_hits: Option<Arc<FastHits>>,
 }
 
 impl FrontService {
@@ -47,6 +49,14 @@ impl FrontService {
         options: &FrontOptions,
         cache: Option<CacheSetup>,
     ) -> Result<Self, FrontError> {
+        let fast_hits = cache.clone().map(|cache| {
+            Arc::new(FastHits {
+                registry: Arc::clone(&registry),
+                cache,
+                max_clock_skew: options.max_clock_skew,
+                path_style_hosts: options.virtual_host_domains.clone(),
+            })
+        });
         let gateway = Gateway { cache };
         let mut builder = S3ServiceBuilder::new(gateway.clone());
         builder.set_auth(TenantAuth(Arc::clone(&registry)));
@@ -63,7 +73,15 @@ impl FrontService {
         let mut config = S3Config::default();
         config.presigned_url_max_skew_time_secs = u32::try_from(options.max_clock_skew.as_secs()).unwrap_or(u32::MAX);
         builder.set_config(Arc::new(StaticConfigProvider::new(Arc::new(config))));
-        Ok(Self { s3: Arc::new(builder.build()), gateway, registry })
+        Ok(Self { s3: Arc::new(builder.build()), gateway, registry, fast_hits })
+    }
+
+    /// The same service with every request answered by s3s, for comparing the fast hit
+    /// path's answers with s3s's.
+    #[cfg(test)]
+    pub(crate) fn without_fast_hits(mut self) -> Self {
+        self.fast_hits = None;
+        self
     }
 
     /// Starts a request that a route of its own answers (authenticated its own way, not
@@ -104,6 +122,11 @@ impl FrontService {
         parts.extensions.insert(Arc::clone(&context));
         let record = AccessRecord::start(Arc::clone(&context), &parts.method, &parts.uri, &parts.headers);
         let span = tracing::info_span!("request", id = context.id.as_str());
+        if let Some(fast_hits) = &self.fast_hits
+            && let Some(response) = fast_hits.answer(&parts, &context).instrument(span.clone()).await
+        {
+            return Ok(metered(response, record));
+        }
         let slash_variant = SlashVariant::of(&parts);
         let extensions = slash_variant.as_ref().map(|_| parts.extensions.clone());
         let request = http::Request::from_parts(parts, Body::from(body));

@@ -15,6 +15,7 @@ mod conditions;
 mod context;
 mod error;
 mod error_body;
+mod fast_hit;
 mod front;
 mod gateway;
 mod metered_body;

@@ -1,6 +1,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use cachegate_sigv4::SigningKeyCache;
+use cachegate_sigv4::canonical::Scope;
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
 
@@ -9,7 +11,15 @@ use crate::{FrontError, Tenant};
 /// Every client access key, with its secret and its tenant.
 #[derive(Debug, Default)]
 pub struct TenantRegistry {
-    keys: HashMap<String, (SecretKey, Arc<Tenant>)>,
+    keys: HashMap<String, KeyPair>,
+}
+
+/// One access key's secret, for s3s and as the fast hit path's signing keys, and its tenant.
+#[derive(Debug)]
+struct KeyPair {
+    secret: SecretKey,
+    signing_keys: SigningKeyCache,
+    tenant: Arc<Tenant>,
 }
 
 impl TenantRegistry {
@@ -20,8 +30,12 @@ impl TenantRegistry {
         }
         let tenant = Arc::new(tenant);
         for (access_key, secret_key) in key_pairs {
-            let entry = (SecretKey::from(secret_key.as_str()), Arc::clone(&tenant));
-            if self.keys.insert(access_key.clone(), entry).is_some() {
+            let pair = KeyPair {
+                secret: SecretKey::from(secret_key.as_str()),
+                signing_keys: SigningKeyCache::new(secret_key),
+                tenant: Arc::clone(&tenant),
+            };
+            if self.keys.insert(access_key.clone(), pair).is_some() {
                 return Err(FrontError::DuplicateKey(access_key.clone()));
             }
         }
@@ -30,20 +44,26 @@ impl TenantRegistry {
 
     /// The tenant owning `access_key`.
     pub fn tenant(&self, access_key: &str) -> Option<&Arc<Tenant>> {
-        self.keys.get(access_key).map(|(_, t)| t)
+        self.keys.get(access_key).map(|pair| &pair.tenant)
+    }
+
+    /// The signing key of `access_key` for `scope`, and its tenant.
+    pub(crate) fn signing_key(&self, access_key: &str, scope: &Scope<'_>) -> Option<([u8; 32], &Arc<Tenant>)> {
+        let pair = self.keys.get(access_key)?;
+        Some((pair.signing_keys.key(scope), &pair.tenant))
     }
 
     /// The tenant called `name`.
     pub fn tenant_named(&self, name: &str) -> Option<&Arc<Tenant>> {
-        self.keys.values().map(|(_, t)| t).find(|t| &*t.name == name)
+        self.keys.values().map(|pair| &pair.tenant).find(|t| &*t.name == name)
     }
 
     /// Each distinct upstream, once.
     pub fn upstreams(&self) -> Vec<Arc<crate::Upstream>> {
         let mut seen: Vec<Arc<crate::Upstream>> = Vec::new();
-        for (_, tenant) in self.keys.values() {
-            if !seen.iter().any(|u| Arc::ptr_eq(u, &tenant.upstream)) {
-                seen.push(Arc::clone(&tenant.upstream));
+        for pair in self.keys.values() {
+            if !seen.iter().any(|u| Arc::ptr_eq(u, &pair.tenant.upstream)) {
+                seen.push(Arc::clone(&pair.tenant.upstream));
             }
         }
         seen
@@ -57,7 +77,7 @@ pub(crate) struct TenantAuth(pub(crate) Arc<TenantRegistry>);
 impl S3Auth for TenantAuth {
     async fn get_secret_key(&self, access_key: &str) -> S3Result<SecretKey> {
         match self.0.keys.get(access_key) {
-            Some((secret, _)) => Ok(secret.clone()),
+            Some(pair) => Ok(pair.secret.clone()),
             None => {
                 Err(s3_error!(InvalidAccessKeyId, "The AWS access key Id you provided does not exist in our records."))
             }
