@@ -4,12 +4,13 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use cachegate_cache::{CacheStore, TenantCache};
+use cachegate_listener::Handler;
 use cachegate_s3::{BucketPattern, CacheSetup, FrontOptions, FrontService, Tenant, TenantRegistry, Upstream};
 use cachegate_upstream::{Readiness, UpstreamConfig, build_client};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::rt::{TokioExecutor, TokioIo};
 use hyper_util::server::conn::auto;
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use hyper_util::server::graceful::Watcher;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpListener;
@@ -53,7 +54,9 @@ pub fn main(args: &ServeArgs) -> ExitCode {
     if matches!(source, Source::Dev) {
         warn!("running on the embedded development configuration: its keys are public");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    // admin, readiness probes and signals; client connections run on threads of their own
+    // (cachegate_listener)
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
             eprintln!("cachegate: cannot start the async runtime: {e}");
@@ -97,18 +100,21 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let admin_listener = TcpListener::bind(config.admin_listen)
         .await
         .with_context(|| format!("admin_listen {}", config.admin_listen))?;
-    let listener = TcpListener::bind(config.listen).await.with_context(|| format!("listen {}", config.listen))?;
+    let listener = std::net::TcpListener::bind(config.listen).with_context(|| format!("listen {}", config.listen))?;
+    let threads = cachegate_listener::default_threads();
     info!(
         listen = %config.listen,
         admin_listen = %config.admin_listen,
         tls = tls.is_some(),
         tenants = config.tenants.len(),
         upstream = %config.upstream.endpoint,
+        threads,
         "cachegate serving"
     );
     tokio::spawn(admin::serve(admin_listener, readiness, metrics));
-    let route = SnapshotRoute::new(&config, front.clone());
-    serve_s3(listener, tls, Routes { front, snapshots: route }, config.shutdown_grace).await;
+    let routes = Routes { front: front.clone(), snapshots: SnapshotRoute::new(&config, front) };
+    let handler = connection_handler(routes, tls);
+    cachegate_listener::serve(listener, threads, handler, shutdown_signal(), config.shutdown_grace).await?;
     Ok(())
 }
 
@@ -153,7 +159,6 @@ fn connect(config: &UpstreamConfig) -> anyhow::Result<Upstream> {
     Ok(Upstream::new(config.endpoint.clone(), retrying, single_shot))
 }
 
-/// Accepts S3 connections until SIGTERM/SIGINT, then lets open requests finish for `grace`.
 /// What the S3 listener serves: the S3 front, and the snapshot route when it is on.
 #[derive(Clone)]
 struct Routes {
@@ -161,28 +166,12 @@ struct Routes {
     snapshots: Option<SnapshotRoute>,
 }
 
-async fn serve_s3(listener: TcpListener, tls: Option<TlsAcceptor>, routes: Routes, grace: std::time::Duration) {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    // slow or idle clients must not hold connections forever; the benchmark's fixed-answer
-    // servers (crates/floor) use the same settings
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(std::time::Duration::from_secs(60));
-    let graceful = GracefulShutdown::new();
-    let mut shutdown = std::pin::pin!(shutdown_signal());
-    loop {
-        let (tcp, peer) = tokio::select! {
-            accepted = listener.accept() => match accepted {
-                Ok(accepted) => accepted,
-                Err(e) => {
-                    warn!(error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-            () = &mut shutdown => break,
-        };
-        let _ = tcp.set_nodelay(true);
-        let (routes, builder, watcher, tls) = (routes.clone(), builder.clone(), graceful.watcher(), tls.clone());
-        tokio::spawn(async move {
+/// Serves one accepted connection: its TLS handshake first when TLS is on.
+fn connection_handler(routes: Routes, tls: Option<TlsAcceptor>) -> Handler {
+    let builder = Arc::new(cachegate_listener::http_builder());
+    Arc::new(move |tcp, peer, watcher| {
+        let (routes, builder, tls) = (routes.clone(), Arc::clone(&builder), tls.clone());
+        Box::pin(async move {
             match tls {
                 None => serve_connection(tcp, &builder, routes, watcher).await,
                 Some(acceptor) => match acceptor.accept(tcp).await {
@@ -190,12 +179,8 @@ async fn serve_s3(listener: TcpListener, tls: Option<TlsAcceptor>, routes: Route
                     Err(e) => debug!(%peer, error = %e, "TLS handshake failed"),
                 },
             }
-        });
-    }
-    info!(grace = ?grace, "shutting down: no new connections, waiting for open requests");
-    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
-        warn!("shutdown grace period over: closing the remaining connections");
-    }
+        })
+    })
 }
 
 async fn serve_connection<S>(io: S, builder: &auto::Builder<TokioExecutor>, routes: Routes, watcher: Watcher)

@@ -1,7 +1,7 @@
 //! `cachegate-floor`: answers every GET with the same object, the way a cachegate hit is
-//! answered, on the server stack `cachegate serve` runs (multi-threaded tokio, hyper-util's
-//! auto connection builder with a header read timeout, mimalloc), with none of the gateway
-//! around it: no tenants, cache, logs or metrics.
+//! answered, on the server stack `cachegate serve` runs (its connection threads and HTTP
+//! settings from `cachegate-listener`, mimalloc), with none of the gateway around it: no
+//! tenants, cache, logs or metrics.
 //!
 //! `benches/cache_vs_nginx.sh` measures it beside cachegate and nginx. `--through hyper`
 //! shows what the HTTP server alone costs a 4 KiB hit; `--through s3s` adds s3s, which
@@ -17,8 +17,7 @@ use anyhow::Context as _;
 use bytes::Bytes;
 use clap::{Parser, ValueEnum};
 use hyper::service::service_fn;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper_util::rt::TokioIo;
 use s3s::auth::SimpleAuth;
 use s3s::dto::{ETag, GetObjectInput, GetObjectOutput, StreamingBlob, Timestamp};
 use s3s::service::{S3Service, S3ServiceBuilder};
@@ -67,10 +66,9 @@ const LAST_MODIFIED: &str = "Thu, 01 Jan 1970 00:00:00 GMT";
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let object = Bytes::from(vec![b'x'; args.bytes]);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
     runtime.block_on(async {
-        let listener =
-            tokio::net::TcpListener::bind(args.listen).await.with_context(|| format!("listen {}", args.listen))?;
+        let listener = std::net::TcpListener::bind(args.listen).with_context(|| format!("listen {}", args.listen))?;
         match args.through {
             Through::Hyper => serve(listener, move |_| hyper_answer(object.clone())).await,
             Through::S3s => {
@@ -89,7 +87,8 @@ fn main() -> anyhow::Result<()> {
 
 /// Accepts connections forever, each served by `answer` with the connection settings of
 /// `serve_s3` in `crates/cachegate/src/serve.rs`.
-async fn serve<F, R, B, E>(listener: tokio::net::TcpListener, answer: F) -> anyhow::Result<()>
+/// Serves `answer` on cachegate's own connection threads and settings, until killed.
+async fn serve<F, R, B, E>(listener: std::net::TcpListener, answer: F) -> anyhow::Result<()>
 where
     F: Fn(http::Request<hyper::body::Incoming>) -> R + Clone + Send + Sync + 'static,
     R: Future<Output = Result<http::Response<B>, E>> + Send + 'static,
@@ -97,16 +96,17 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     E: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
-    builder.http1().timer(TokioTimer::new()).header_read_timeout(Duration::from_secs(60));
-    loop {
-        let (tcp, _) = listener.accept().await.context("accept")?;
-        tcp.set_nodelay(true)?;
-        let (builder, answer) = (builder.clone(), answer.clone());
-        tokio::spawn(async move {
-            let _ = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service_fn(answer)).await;
-        });
-    }
+    let builder = Arc::new(cachegate_listener::http_builder());
+    let handler: cachegate_listener::Handler = Arc::new(move |tcp, _, watcher| {
+        let (builder, answer) = (Arc::clone(&builder), answer.clone());
+        Box::pin(async move {
+            let connection = builder.serve_connection_with_upgrades(TokioIo::new(tcp), service_fn(answer));
+            let _ = watcher.watch(connection.into_owned()).await;
+        })
+    });
+    let threads = cachegate_listener::default_threads();
+    cachegate_listener::serve(listener, threads, handler, std::future::pending(), Duration::ZERO).await?;
+    Ok(())
 }
 
 async fn hyper_answer(object: Bytes) -> Result<http::Response<Body>, Infallible> {
