@@ -164,7 +164,9 @@ impl FastHits {
                 return None;
             }
         }
-        Some(PlainRequest { head, range, signed: HeaderSigned::parse(&parts.headers)? })
+        let signed = HeaderSigned::parse(&parts.headers)?;
+        // s3s refuses other services (NotImplemented); `sts` asks for no object
+        (signed.auth.scope.service == "s3").then_some(PlainRequest { head, range, signed })
     }
 }
 

@@ -104,23 +104,30 @@ fn rich_meta(size: u64) -> ObjectMeta {
 
 /// A request signed now by the tenant's key, with `headers` signed too.
 fn signed(method: &str, path_and_query: &str, headers: &[(&str, &str)]) -> http::Request<()> {
-    signed_at(method, path_and_query, headers, SystemTime::now(), SECRET_KEY)
+    signed_as(method, path_and_query, headers, Credential { at: SystemTime::now(), secret: SECRET_KEY, service: "s3" })
 }
 
-fn signed_at(
+/// When, with which secret and for which service a test request is signed.
+struct Credential<'a> {
+    at: SystemTime,
+    secret: &'a str,
+    service: &'a str,
+}
+
+fn signed_as(
     method: &str,
     path_and_query: &str,
     headers: &[(&str, &str)],
-    at: SystemTime,
-    secret: &str,
+    credential: Credential<'_>,
 ) -> http::Request<()> {
+    let Credential { at, secret, service } = credential;
     let date = amz_date(at.duration_since(UNIX_EPOCH).unwrap().as_secs());
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
     let mut signed: Vec<(&str, &str)> =
         vec![("host", HOST), ("x-amz-content-sha256", UNSIGNED_PAYLOAD), ("x-amz-date", &date)];
     signed.extend_from_slice(headers);
     signed.sort_unstable();
-    let signer = Signer::new(ACCESS_KEY, secret, "us-east-1", "s3");
+    let signer = Signer::new(ACCESS_KEY, secret, "us-east-1", service);
     let decoded = urlencoding::decode(path).unwrap();
     let canonical_uri = uri_encode_path(&decoded);
     let authorization = signer.authorization(method, &canonical_uri, query, &signed, UNSIGNED_PAYLOAD, &date);
@@ -210,9 +217,12 @@ const MEMORY_TIER_OVER: u64 = 300 << 10;
 #[tokio::test]
 async fn leaves_everything_else_to_s3s() {
     let setup = setup(Consistency::Immutable, &[("k", rich_meta(4096))]).await;
+    let now = Credential { at: SystemTime::now(), secret: SECRET_KEY, service: "s3" };
     let old = SystemTime::now() - Duration::from_secs(1000);
-    setup.assert_declined(|| signed_at("GET", "/bkt/k", &[], old, SECRET_KEY), 403).await;
-    setup.assert_declined(|| signed_at("GET", "/bkt/k", &[], SystemTime::now(), "not-the-secret"), 403).await;
+    setup.assert_declined(|| signed_as("GET", "/bkt/k", &[], Credential { at: old, ..now }), 403).await;
+    let wrong_secret = || signed_as("GET", "/bkt/k", &[], Credential { secret: "not-the-secret", ..now });
+    setup.assert_declined(wrong_secret, 403).await;
+    setup.assert_declined(|| signed_as("GET", "/bkt/k", &[], Credential { service: "iam", ..now }), 501).await;
     setup.assert_declined(|| signed("GET", "/other/k", &[]), 403).await;
     setup.assert_declined(|| signed("GET", "/bkt/k", &[("range", "bytes=5000-")]), 416).await;
     setup
