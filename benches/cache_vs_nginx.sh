@@ -164,6 +164,7 @@ CEPH_RGW_BUCKETS=$BUCKET start_rgw "$RGW_DIR" "$WORK/rgw.env" "$RGW_KEY" "$RGW_S
 RGW=http://127.0.0.1:$RGW_PORT
 PINNING=""
 MACHINE=$(machine_summary)   # before pinning, which makes nproc count the script's CPUs only
+NCPU=$(nproc)
 if [[ ${BENCH_PIN:-0} == 1 ]]; then
     (( $(nproc) >= 2 )) || die "BENCH_PIN=1 needs at least two CPUs"
     for p in $(rgw_pids "$RGW_DIR"); do taskset -a -cp 0 "$p" >/dev/null; done
@@ -430,9 +431,10 @@ measure() {
     out=$(jq -c --argjson ticks $((after - before)) --argjson tick "$TICK" --arg size "$size" --arg target "$target" \
           --argjson up $((up1 - up0)) --argjson hits $((hit1 - hit0)) --arg cg "${port:+1}" \
           --argjson busy $((busy1 - busy0)) --argjson wall_ms $((t1 - t0)) \
-          --argjson ours $((ours1 - ours0)) --argjson irq $((irq1 - irq0)) \
+          --argjson ours $((ours1 - ours0)) --argjson irq $((irq1 - irq0)) --argjson ncpu "$NCPU" \
           '. + {size: $size, target: $target, server_cpu_s: ($ticks / $tick), wall_s: ($wall_ms / 1000),
                 machine_busy_s: ($busy / $tick), bench_cpu_s: ($ours / $tick), irq_cpu_s: ($irq / $tick),
+                idle_cpu_s: ([0, $ncpu * $wall_ms / 1000 - $busy / $tick] | max),
                 foreign_cpu_s: ([0, (($busy - $ours - $irq) / $tick) - (.loadgen_cpu_s // 0)] | max)}
            + (if $cg == "1" then {upstream_gets: $up, cache_hits: $hits} else {} end)' <<< "$out")
     LAST_OUT=$out LAST_RC=$rc
@@ -512,6 +514,7 @@ echo "srv CPU: CPU time of the serving process(es) per request, warm-up included
 echo "radosgw+ceph-osd)."
 echo "loadgen CPU: share of one core used by the load generator during the run; foreign CPU: by processes this"
 echo "script did not start (machine busy time - RGW, nginx, cachegates, loadgen, irq/softirq): should be ~0%."
+echo "idle CPU: time no process used, in % of one core ($NCPU cores: $((NCPU * 100))% = all idle)."
 echo "upstream GETs/req, cache hits/req: cachegate's own counters over the run (warm-up included)."
 echo "Each row is the target's run with the median req/s; ×nginx and ×RGW are the medians of the ratios"
 echo "within each round; ×nginx compares like with like: hits with nginx proxy_cache, cache off with nginx"
@@ -525,7 +528,7 @@ jq -rs "$MEDIANS"'
              "floor-hyper": "fixed answer: hyper", "floor-s3s": "fixed answer: s3s+hyper"}[.];
   [.[] | select(.target)] as $all
   | ["size", "target", "conc", "req/s", "MiB/s", "p50 ms", "p99 ms", "×nginx", "×RGW",
-     "srv CPU µs/req", "upstream GETs/req", "cache hits/req", "loadgen CPU", "foreign CPU"],
+     "srv CPU µs/req", "upstream GETs/req", "cache hits/req", "loadgen CPU", "foreign CPU", "idle CPU"],
     (median_rows($all)[]
       | [ .size, (.target | name), .concurrency, .req_per_s, .mib_per_s, .p50_ms, .p99_ms,
           ({"cg": "nginx", "cg-info": "nginx", "base-info": "nginx", "cg-bypass": "nginx-proxy",
@@ -538,7 +541,8 @@ jq -rs "$MEDIANS"'
           (if .upstream_gets != null and .all_requests > 0 then r2(.upstream_gets / .all_requests) else "" end),
           (if .cache_hits != null and .all_requests > 0 then r2(.cache_hits / .all_requests) else "" end),
           (if .loadgen_cpu_s != null then "\(.loadgen_cpu_s * 100 / .wall_s | round)%" else "-" end),
-          "\(.foreign_cpu_s * 100 / .wall_s | round)%" ])
+          "\(.foreign_cpu_s * 100 / .wall_s | round)%",
+          (if .idle_cpu_s != null then "\(.idle_cpu_s * 100 / .wall_s | round)%" else "-" end) ])
   | @tsv' "$RESULTS" | column -t -s $'\t'
 
 echo
