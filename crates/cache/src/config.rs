@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::CacheError;
+use crate::{CacheError, Entry};
 
 /// Settings of the disk cache (MinIO's `MINIO_CACHE_*` equivalents in `docs/cache.md`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -114,6 +114,17 @@ pub enum Consistency {
     Ttl(Duration),
     /// Trusted until evicted or invalidated by a write through the gateway.
     Immutable,
+}
+
+impl Consistency {
+    /// Whether `entry` may be served without asking the upstream.
+    pub fn trusts(self, entry: &Entry) -> bool {
+        match self {
+            Self::Immutable => true,
+            Self::Ttl(ttl) => entry.age() < ttl,
+            Self::Revalidate => false,
+        }
+    }
 }
 
 impl FromStr for Consistency {

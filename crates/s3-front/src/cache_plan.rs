@@ -83,15 +83,6 @@ impl Gateway {
 }
 
 impl Cached<'_> {
-    /// Whether `entry` may be served without asking the upstream.
-    pub(crate) fn is_fresh(&self, entry: &Entry) -> bool {
-        match self.mode {
-            Consistency::Immutable => true,
-            Consistency::Ttl(ttl) => entry.age() < ttl,
-            Consistency::Revalidate => false,
-        }
-    }
-
     /// Whether `entry` may still be served after the upstream failed with `err`.
     pub(crate) fn may_serve_stale(&self, entry: &Entry, err: &S3Error) -> bool {
         let upstream_failed = err.status_code().is_some_and(|s| s.is_server_error());

@@ -6,6 +6,7 @@
 //! wraps it all with request ids, access logs and metrics.
 
 mod access;
+mod byte_span;
 mod cache_plan;
 mod cache_status;
 mod cached_body;

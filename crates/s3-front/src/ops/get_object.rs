@@ -3,10 +3,11 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use s3s::dto::{ChecksumMode, ETagCondition, GetObjectInput, GetObjectOutput};
-use s3s::{S3, S3ErrorCode, S3Request, S3Response, S3Result};
+use s3s::{S3, S3Request, S3Response, S3Result};
 
 use cachegate_cache::{Entry, Fill, FillLease, Lookup, ObjectMeta};
 
+use crate::byte_span::{content_range, requested_span};
 use crate::cache_plan::{Cached, Plan, is_not_modified};
 use crate::cache_status::CacheStatus;
 use crate::cached_body::{Resume, entry_body, fill_body, slice_body};
@@ -36,7 +37,7 @@ pub(crate) async fn get_object(
         Plan::Use(cached) => cached,
     };
     match cached.setup.store.begin(&cached.key) {
-        Lookup::Hit(entry) if cached.is_fresh(&entry) => {
+        Lookup::Hit(entry) if cached.mode.trusts(&entry) => {
             serve_entry(&cached, entry, &upstream, req, CacheStatus::Hit).await
         }
         Lookup::Hit(entry) => Box::pin(revalidate(&cached, entry, &upstream, req)).await,
@@ -173,18 +174,11 @@ async fn serve_fill(
 /// The answer to `input` from `meta`, without a body, and the byte range to send.
 fn answer(meta: &ObjectMeta, input: &GetObjectInput) -> S3Result<(GetObjectOutput, Range<u64>)> {
     Conditions::from(input).check(meta)?;
-    let span = match &input.range {
-        // a suffix of an empty object is an empty span, which no Content-Range can name (RGW: 416)
-        Some(range) => match range.check(meta.size)? {
-            span if span.is_empty() => return Err(S3ErrorCode::InvalidRange.into()),
-            span => span,
-        },
-        None => 0..meta.size,
-    };
+    let span = requested_span(input.range.as_ref(), meta.size)?;
     let mut answer = GetObjectOutput::from_meta(meta);
     answer.content_length = i64::try_from(span.end - span.start).ok();
     if input.range.is_some() {
-        answer.content_range = Some(format!("bytes {}-{}/{}", span.start, span.end.saturating_sub(1), meta.size));
+        answer.content_range = Some(content_range(&span, meta.size));
     }
     // whole-object checksums describe neither a range nor a request that did not ask
     if input.range.is_some() || input.checksum_mode.as_ref().is_none_or(|m| m.as_str() != ChecksumMode::ENABLED) {
@@ -234,6 +228,7 @@ fn forward(
 
 #[cfg(test)]
 mod tests {
+    use s3s::S3ErrorCode;
     use s3s::dto::Range as ByteRange;
 
     use super::*;

@@ -24,7 +24,7 @@ pub(crate) async fn head_object(
     let Some(entry) = cached.setup.store.get(&cached.key) else {
         return forward(&upstream, req, Some(CacheStatus::Miss)).await;
     };
-    let status = if cached.is_fresh(&entry) {
+    let status = if cached.mode.trusts(&entry) {
         CacheStatus::Hit
     } else {
         let conditional = HeadObjectInput {
