@@ -25,6 +25,7 @@ use cachegate_cache::{Consistency, EntryId, ObjectMeta};
 use cachegate_sigv4::canonical::uri_encode_path;
 use cachegate_sigv4::{HeaderSigned, SignedRequest};
 
+use crate::byte_span::{content_range, requested_span};
 use crate::cache_status::CacheStatus;
 use crate::cached_body::entry_body;
 use crate::gateway::CacheSetup;
@@ -72,9 +73,7 @@ impl FastHits {
     /// The answer to a fresh hit, or `None` to let s3s answer the request.
     pub(crate) async fn answer(&self, parts: &Parts, context: &RequestContext) -> Option<http::Response<Body>> {
         let request = self.plain_request(parts)?;
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).ok()?.as_secs();
-        let max_skew = i64::try_from(self.max_clock_skew.as_secs()).unwrap_or(i64::MAX);
-        if !request.signed.is_timely(i64::try_from(now).ok()?, max_skew) {
+        if !request.signed.is_timely(SystemTime::now(), self.max_clock_skew) {
             return None;
         }
         let path = urlencoding::decode(parts.uri.path()).ok()?;
@@ -82,31 +81,28 @@ impl FastHits {
         // cached, and nothing else is found under them
         let (bucket, key) = path.strip_prefix('/')?.split_once('/')?;
         let auth = &request.signed.auth;
-        let (signing_key, tenant) = self.registry.signing_key(auth.access_key, &auth.scope)?;
+        let (signing_keys, tenant) = self.registry.key_pair(auth.access_key)?;
+        // configuration only, so decided before the signature: in `revalidate` mode (the
+        // default) every hit asks the upstream, and s3s verifies it
+        let mode = tenant.cache.mode_for(bucket, self.cache.default_mode)?;
+        if key.is_empty() || mode == Consistency::Revalidate || !tenant.may_use(bucket) {
+            return None;
+        }
         let signed_request = SignedRequest {
             method: parts.method.as_str(),
             canonical_uri: &uri_encode_path(&path),
             canonical_query: parts.uri.query().unwrap_or_default(),
             headers: &parts.headers,
         };
-        if key.is_empty() || !request.signed.verify(&signing_key, &signed_request) || !tenant.may_use(bucket) {
+        if !request.signed.verify(&signing_keys.key(&auth.scope), &signed_request) {
             return None;
         }
-        let mode = tenant.cache.mode_for(bucket, self.cache.default_mode)?;
         let entry = self.cache.store.entry(EntryId::of(&tenant.upstream.name, bucket, key, None))?;
-        let fresh = match mode {
-            Consistency::Immutable => true,
-            Consistency::Ttl(ttl) => entry.age() < ttl,
-            Consistency::Revalidate => false,
-        };
-        if !fresh {
+        if !mode.trusts(&entry) {
             return None;
         }
         let meta = entry.object();
-        let span = match &request.range {
-            Some(range) => Some(range.check(meta.size).ok().filter(|span| !span.is_empty())?),
-            None => None,
-        };
+        let span = requested_span(request.range.as_ref(), meta.size).ok()?;
         let mut response = http::Response::new(Body::empty());
         *response.headers_mut() = entry.derived(|entry| object_headers(entry.object()))?.clone()?;
         if request.head {
@@ -114,21 +110,17 @@ impl FastHits {
                 insert_prefixed(response.headers_mut(), "x-amz-checksum-", algorithm, value)?;
             }
         }
-        let sent = match span {
-            Some(span) => {
-                let range = format!("bytes {}-{}/{}", span.start, span.end - 1, meta.size);
-                response.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&range).ok()?);
-                *response.status_mut() = StatusCode::PARTIAL_CONTENT;
-                span
-            }
-            None => 0..meta.size,
-        };
-        let length = sent.end - sent.start;
+        if request.range.is_some() {
+            let range = content_range(&span, meta.size);
+            response.headers_mut().insert(header::CONTENT_RANGE, HeaderValue::from_str(&range).ok()?);
+            *response.status_mut() = StatusCode::PARTIAL_CONTENT;
+        }
+        let length = span.end - span.start;
         response.headers_mut().insert(header::CONTENT_LENGTH, HeaderValue::from(length));
         let operation = if request.head {
             &HEAD_OBJECT
         } else {
-            *response.body_mut() = Body::from(entry_body(&self.cache.store, &entry, sent).await?);
+            *response.body_mut() = Body::from(entry_body(&self.cache.store, &entry, span).await?);
             &GET_OBJECT
         };
         context.authorize(&tenant.name, Arc::clone(operation));

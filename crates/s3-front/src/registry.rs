@@ -2,7 +2,6 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cachegate_sigv4::SigningKeyCache;
-use cachegate_sigv4::canonical::Scope;
 use s3s::auth::{S3Auth, SecretKey};
 use s3s::{S3Result, s3_error};
 
@@ -47,10 +46,9 @@ impl TenantRegistry {
         self.keys.get(access_key).map(|pair| &pair.tenant)
     }
 
-    /// The signing key of `access_key` for `scope`, and its tenant.
-    pub(crate) fn signing_key(&self, access_key: &str, scope: &Scope<'_>) -> Option<([u8; 32], &Arc<Tenant>)> {
-        let pair = self.keys.get(access_key)?;
-        Some((pair.signing_keys.key(scope), &pair.tenant))
+    /// The signing keys of `access_key`'s secret, and its tenant.
+    pub(crate) fn key_pair(&self, access_key: &str) -> Option<(&SigningKeyCache, &Arc<Tenant>)> {
+        self.keys.get(access_key).map(|pair| (&pair.signing_keys, &pair.tenant))
     }
 
     /// The tenant called `name`.

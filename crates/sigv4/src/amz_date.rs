@@ -1,5 +1,7 @@
 //! `x-amz-date` values: `YYYYMMDDTHHMMSSZ`.
 
+use std::time::SystemTime;
+
 use time::{Date, Month, OffsetDateTime, PrimitiveDateTime, Time};
 
 /// `YYYYMMDDTHHMMSSZ` of a Unix time.
@@ -23,7 +25,7 @@ pub fn amz_date(unix_seconds: u64) -> String {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AmzDate<'a> {
     text: &'a str,
-    unix_seconds: i64,
+    time: SystemTime,
 }
 
 impl<'a> AmzDate<'a> {
@@ -41,8 +43,7 @@ impl<'a> AmzDate<'a> {
         let date = Date::from_calendar_date(i32::from(number(0..4)?), month, u8::try_from(number(6..8)?).ok()?).ok()?;
         let [hour, minute, second] = [number(9..11)?, number(11..13)?, number(13..15)?].map(|n| u8::try_from(n).ok());
         let time = Time::from_hms(hour?, minute?, second?).ok()?;
-        let unix_seconds = PrimitiveDateTime::new(date, time).assume_utc().unix_timestamp();
-        Some(Self { text, unix_seconds })
+        Some(Self { text, time: PrimitiveDateTime::new(date, time).assume_utc().into() })
     }
 
     /// The text as sent.
@@ -55,9 +56,9 @@ impl<'a> AmzDate<'a> {
         &self.text[..8]
     }
 
-    /// Seconds since the Unix epoch.
-    pub fn unix_seconds(&self) -> i64 {
-        self.unix_seconds
+    /// The time it names.
+    pub fn time(&self) -> SystemTime {
+        self.time
     }
 }
 
@@ -70,7 +71,7 @@ mod tests {
         for seconds in [0, 951_827_696, 1_369_353_600, 4_102_444_799] {
             let text = amz_date(seconds);
             let parsed = AmzDate::parse(&text).unwrap();
-            assert_eq!(parsed.unix_seconds(), i64::try_from(seconds).unwrap());
+            assert_eq!(parsed.time(), std::time::UNIX_EPOCH + std::time::Duration::from_secs(seconds));
             assert_eq!(parsed.day(), &text[..8]);
         }
         assert_eq!(amz_date(951_827_696), "20000229T123456Z");

@@ -13,7 +13,7 @@ mod signer;
 mod signing_key;
 mod verify;
 
-pub use amz_date::{AmzDate, amz_date};
+pub use amz_date::amz_date;
 pub use authorization::HeaderAuth;
 pub use signer::Signer;
 pub use signing_key::{SigningKeyCache, derive_signing_key};

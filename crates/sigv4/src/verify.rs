@@ -1,11 +1,14 @@
 //! Verifying a header-signed request without a body.
 
+use std::time::{Duration, SystemTime};
+
 use hmac::Mac;
 use http::HeaderMap;
 
 use crate::authorization::HeaderAuth;
 use crate::canonical::{RequestParts, canonical_request_hash, string_to_sign_mac};
-use crate::{AmzDate, EMPTY_PAYLOAD_SHA256, UNSIGNED_PAYLOAD};
+use crate::amz_date::AmzDate;
+use crate::{EMPTY_PAYLOAD_SHA256, UNSIGNED_PAYLOAD};
 
 /// The most signed headers a request may have here (SDKs sign four to eight).
 const MAX_SIGNED_HEADERS: usize = 32;
@@ -46,9 +49,10 @@ impl<'a> HeaderSigned<'a> {
         form.then_some(Self { auth, date, payload_hash })
     }
 
-    /// Whether the request was signed within `max_skew_seconds` of `now_unix`, either way.
-    pub fn is_timely(&self, now_unix: i64, max_skew_seconds: i64) -> bool {
-        (now_unix - self.date.unix_seconds()).abs() <= max_skew_seconds
+    /// Whether the request was signed within `max_skew` of `now`, either way.
+    pub fn is_timely(&self, now: SystemTime, max_skew: Duration) -> bool {
+        let skew = now.duration_since(self.date.time()).unwrap_or_else(|early| early.duration());
+        skew <= max_skew
     }
 
     /// Whether the signature is that of `request` under `signing_key` (the key of this
@@ -89,13 +93,15 @@ fn single<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
 
 #[cfg(test)]
 mod tests {
+    use std::time::UNIX_EPOCH;
+
     use super::*;
     use crate::{SigningKeyCache, canonical::Scope};
 
     const SECRET: &str = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
     const SIGNATURE: &str = "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41";
     /// 2013-05-24T00:00:00Z
-    const SIGNED_AT: i64 = 1_369_353_600;
+    const SIGNED_AT: u64 = 1_369_353_600;
 
     /// "Example: GET Object" of the Amazon S3 SigV4 header-authentication documentation.
     fn example(signature: &str) -> HeaderMap {
@@ -125,10 +131,12 @@ mod tests {
         assert!(verifies(&headers, "GET", "/test.txt"));
         let signed = HeaderSigned::parse(&headers).unwrap();
         assert_eq!(signed.auth.scope, Scope { day: "20130524", region: "us-east-1", service: "s3" });
-        assert!(signed.is_timely(SIGNED_AT + 900, 900));
-        assert!(signed.is_timely(SIGNED_AT - 900, 900));
-        assert!(!signed.is_timely(SIGNED_AT + 901, 900));
-        assert!(!signed.is_timely(SIGNED_AT - 901, 900));
+        let at = |seconds: u64| UNIX_EPOCH + Duration::from_secs(seconds);
+        let limit = Duration::from_secs(900);
+        assert!(signed.is_timely(at(SIGNED_AT + 900), limit));
+        assert!(signed.is_timely(at(SIGNED_AT - 900), limit));
+        assert!(!signed.is_timely(at(SIGNED_AT + 901), limit));
+        assert!(!signed.is_timely(at(SIGNED_AT - 901), limit));
     }
 
     #[test]
