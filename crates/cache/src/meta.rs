@@ -2,7 +2,7 @@ use std::any::Any;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{OnceLock, PoisonError, RwLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
@@ -68,8 +68,9 @@ pub struct Entry {
     validated_ms: AtomicU64,
     /// See [`Entry::derived`].
     derived: OnceLock<Box<dyn Any + Send + Sync>>,
-    /// The whole object while the memory tier holds it.
-    bytes: Mutex<Option<Bytes>>,
+    /// The whole object while the memory tier holds it; read by every hit, on every
+    /// connection thread.
+    bytes: RwLock<Option<Bytes>>,
     /// Hits served from memory, for the memory tier's sampling.
     memory_hits: AtomicU32,
 }
@@ -85,7 +86,7 @@ impl Entry {
             serial,
             validated_ms,
             derived: OnceLock::new(),
-            bytes: Mutex::new(None),
+            bytes: RwLock::new(None),
             memory_hits: AtomicU32::new(0),
         }
     }
@@ -120,16 +121,16 @@ impl Entry {
 
     /// The whole object when the memory tier holds it, and how many hits it served before.
     pub(crate) fn bytes_in_memory(&self) -> Option<(Bytes, u32)> {
-        let bytes = self.bytes.lock().unwrap_or_else(PoisonError::into_inner).clone()?;
+        let bytes = self.bytes.read().unwrap_or_else(PoisonError::into_inner).clone()?;
         Some((bytes, self.memory_hits.fetch_add(1, Ordering::Relaxed)))
     }
 
     pub(crate) fn keep_bytes(&self, bytes: Bytes) {
-        *self.bytes.lock().unwrap_or_else(PoisonError::into_inner) = Some(bytes);
+        *self.bytes.write().unwrap_or_else(PoisonError::into_inner) = Some(bytes);
     }
 
     pub(crate) fn forget_bytes(&self) {
-        self.bytes.lock().unwrap_or_else(PoisonError::into_inner).take();
+        self.bytes.write().unwrap_or_else(PoisonError::into_inner).take();
     }
 
     /// The file holding the object's bytes (from offset 0) and then its record.
