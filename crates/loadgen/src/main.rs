@@ -265,7 +265,6 @@ struct SignedHeaders {
 
 async fn worker(plan: Arc<Plan>, index: usize) -> Stats {
     let mut stats = Stats::default();
-    let signer = plan.signer.clone();
     let mut signed: Vec<Option<SignedHeaders>> = (0..plan.paths.len()).map(|_| None).collect();
     let mut sender: Option<SendRequest<RequestBody>> = None;
     // key j belongs to worker j mod concurrency: with at least as many keys as workers,
@@ -302,7 +301,7 @@ async fn worker(plan: Arc<Plan>, index: usize) -> Stats {
         };
         let key = mine[turn % mine.len()];
         turn += 1;
-        let request = match build_request(&plan, key, signer.as_ref(), &mut signed[key]) {
+        let request = match build_request(&plan, key, plan.signer.as_ref(), &mut signed[key]) {
             Ok(request) => request,
             Err(e) => {
                 stats.error(|| format!("request: {e:#}"));

@@ -6,7 +6,6 @@ use crate::SigningKeyCache;
 use crate::canonical::{RequestParts, Scope, canonical_request_hash, string_to_sign_mac};
 
 /// Signs requests for one credential, region and service.
-#[derive(Clone)]
 pub struct Signer {
     access_key: String,
     region: String,

@@ -1,6 +1,6 @@
 //! Signing keys: derived from a secret per scope, and cached.
 
-use std::sync::Mutex;
+use std::sync::{PoisonError, RwLock};
 
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
@@ -26,7 +26,8 @@ pub(crate) fn hmac_sha256(key: &[u8], message: &[u8]) -> [u8; 32] {
 /// one region reuse it instead of deriving it again with four HMACs.
 pub struct SigningKeyCache {
     secret_key: String,
-    last: Mutex<Option<CachedKey>>,
+    /// Read by every request of the key's users, on every connection thread; written once a day.
+    last: RwLock<Option<CachedKey>>,
 }
 
 struct CachedKey {
@@ -39,33 +40,28 @@ struct CachedKey {
 impl SigningKeyCache {
     /// A cache for `secret_key`, empty.
     pub fn new(secret_key: &str) -> Self {
-        Self { secret_key: secret_key.to_owned(), last: Mutex::new(None) }
+        Self { secret_key: secret_key.to_owned(), last: RwLock::new(None) }
     }
 
     /// The signing key of `scope`, derived only when the scope changed.
     pub fn key(&self, scope: &Scope<'_>) -> [u8; 32] {
-        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(cached) = &*last
+        let cached = self.last.read().unwrap_or_else(PoisonError::into_inner);
+        if let Some(cached) = &*cached
             && cached.day == scope.day
             && cached.region == scope.region
             && cached.service == scope.service
         {
             return cached.key;
         }
+        drop(cached);
         let key = derive_signing_key(&self.secret_key, scope);
-        *last = Some(CachedKey {
+        *self.last.write().unwrap_or_else(PoisonError::into_inner) = Some(CachedKey {
             day: scope.day.to_owned(),
             region: scope.region.to_owned(),
             service: scope.service.to_owned(),
             key,
         });
         key
-    }
-}
-
-impl Clone for SigningKeyCache {
-    fn clone(&self) -> Self {
-        Self::new(&self.secret_key)
     }
 }
 
