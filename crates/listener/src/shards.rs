@@ -115,10 +115,10 @@ mod tests {
 
     use super::*;
 
-    /// Every connection is answered, whichever thread accepts it, and a shutdown waits for
+    /// Every connection is answered on one of the connection threads, and a shutdown waits for
     /// the connection still open.
     #[tokio::test]
-    async fn serves_on_every_thread_and_drains_on_shutdown() -> anyhow::Result<()> {
+    async fn serves_on_the_connection_threads_and_drains_on_shutdown() -> anyhow::Result<()> {
         let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
         let address = listener.local_addr()?;
         let handler: Handler = Arc::new(|mut tcp: TcpStream, _, watcher: Watcher| {

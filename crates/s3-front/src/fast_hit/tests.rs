@@ -236,12 +236,11 @@ async fn leaves_everything_else_to_s3s() {
 
 #[tokio::test]
 async fn asks_the_upstream_when_the_mode_says_so() {
-    let setup = setup(Consistency::Revalidate, &[("k", rich_meta(4096))]).await;
-    assert!(setup.fast(signed("GET", "/bkt/k", &[])).await.is_none());
-    let setup = setup_ttl().await;
-    assert!(setup.fast(signed("GET", "/bkt/k", &[])).await.is_some(), "within the TTL");
-}
-
-async fn setup_ttl() -> Setup {
-    setup(Consistency::Ttl(Duration::from_secs(60)), &[("k", rich_meta(4096))]).await
+    let objects = [("k", rich_meta(4096))];
+    let revalidating = setup(Consistency::Revalidate, &objects).await;
+    assert!(revalidating.fast(signed("GET", "/bkt/k", &[])).await.is_none());
+    let ttl = setup(Consistency::Ttl(Duration::from_secs(60)), &objects).await;
+    assert!(ttl.fast(signed("GET", "/bkt/k", &[])).await.is_some(), "within the TTL");
+    let expired = setup(Consistency::Ttl(Duration::ZERO), &objects).await;
+    assert!(expired.fast(signed("GET", "/bkt/k", &[])).await.is_none(), "past the TTL");
 }
