@@ -542,7 +542,7 @@ jq -rs "$MEDIANS"'
           (if .cache_hits != null and .all_requests > 0 then r2(.cache_hits / .all_requests) else "" end),
           (if .loadgen_cpu_s != null then "\(.loadgen_cpu_s * 100 / .wall_s | round)%" else "-" end),
           "\(.foreign_cpu_s * 100 / .wall_s | round)%",
-          (if .idle_cpu_s != null then "\(.idle_cpu_s * 100 / .wall_s | round)%" else "-" end) ])
+          "\(.idle_cpu_s * 100 / .wall_s | round)%" ])
   | @tsv' "$RESULTS" | column -t -s $'\t'
 
 echo
