@@ -85,8 +85,6 @@ fn main() -> anyhow::Result<()> {
     })
 }
 
-/// Accepts connections forever, each served by `answer` with the connection settings of
-/// `serve_s3` in `crates/cachegate/src/serve.rs`.
 /// Serves `answer` on cachegate's own connection threads and settings, until killed.
 async fn serve<F, R, B, E>(listener: std::net::TcpListener, answer: F) -> anyhow::Result<()>
 where
